@@ -1,0 +1,102 @@
+//! Step 4: turn a refusal or an outcome into an API Gateway proxy response.
+//! Bodies name what happened, never an AWS account detail or a secret: those
+//! stay in the logs.
+
+use serde_json::{Value, json};
+
+use crate::decide::{Plan, Refusal};
+use crate::flow::{Outcome, Step};
+use crate::types::{AwsError, Config, Response};
+
+/// How long a throttled client should wait before calling again, in seconds.
+const RETRY_AFTER_SECONDS: &str = "1";
+const PREFLIGHT_MAX_AGE_SECONDS: &str = "600";
+const ALLOWED_METHODS: &str = "GET,POST,OPTIONS";
+/// What a SigV4-signed browser request sends.
+const ALLOWED_HEADERS: &str =
+    "Authorization,Content-Type,X-Amz-Date,X-Amz-Security-Token,X-Amz-Content-Sha256,X-Amz-User-Agent";
+
+pub fn preflight(config: &Config) -> Response {
+    let mut headers = cors(config);
+    headers.push(("Access-Control-Allow-Methods".into(), ALLOWED_METHODS.into()));
+    headers.push(("Access-Control-Allow-Headers".into(), ALLOWED_HEADERS.into()));
+    headers.push(("Access-Control-Max-Age".into(), PREFLIGHT_MAX_AGE_SECONDS.into()));
+    Response { status_code: 204, headers, body: String::new() }
+}
+
+pub fn refusal(refusal: &Refusal, config: &Config) -> Response {
+    let (status, code, message): (u16, &str, &str) = match refusal {
+        Refusal::InvalidEvent(why) => (400, "invalid-event", why),
+        Refusal::MalformedIdentity(why) => (400, "malformed-identity", why),
+        Refusal::MalformedProvider(why) => (400, "malformed-provider", why),
+        Refusal::Unauthenticated(why) => (403, "unauthenticated", why),
+        Refusal::IdentityMismatch => {
+            (403, "identity-mismatch", "the event names a different identity than the one that invoked the function")
+        }
+        Refusal::IdentityPoolNotAllowed => (403, "identity-pool-not-allowed", "the identity pool is not allowed to call"),
+        Refusal::UserPoolNotAllowed => (403, "user-pool-not-allowed", "the user pool is not allowed to call"),
+    };
+    json_response(status, json!({ "error": code, "message": message }), config)
+}
+
+pub fn outcome(outcome: &Outcome, plan: &Plan, config: &Config) -> Response {
+    let policies = &config.policy_names;
+    match outcome {
+        Outcome::Done { attribute_updated } => {
+            let noun = if policies.len() == 1 { "IoT Policy" } else { "IoT Policies" };
+            let body = json!({
+                "msg": format!("{noun} {} attached to Cognito federated identity ID {}", policies.join(", "), plan.identity_id),
+                "identityId": plan.identity_id,
+                "policies": policies,
+                "attributeUpdated": attribute_updated,
+            });
+            json_response(200, body, config)
+        }
+        Outcome::UserNotFound => json_response(
+            404,
+            json!({
+                "error": "user-not-found",
+                "message": "the policies are attached, but the user pool has no user with the caller's sub",
+                "identityId": plan.identity_id,
+                "policiesAttached": policies,
+                "attributeUpdated": false,
+            }),
+            config,
+        ),
+        Outcome::Failed { step, error, attached } => {
+            let throttled = matches!(error, AwsError::Throttled(_));
+            let (status, code) = if throttled { (503, "throttled") } else { (502, "aws-error") };
+            let body = json!({
+                "error": code,
+                "message": format!("{} failed ({}); the attribute was not changed", describe(*step), error.kind()),
+                "step": step.name(),
+                "identityId": plan.identity_id,
+                "policiesAttached": attached,
+                "attributeUpdated": false,
+            });
+            let mut response = json_response(status, body, config);
+            if throttled {
+                response.headers.push(("Retry-After".into(), RETRY_AFTER_SECONDS.into()));
+            }
+            response
+        }
+    }
+}
+
+fn describe(step: Step) -> &'static str {
+    match step {
+        Step::AttachPolicy => "attaching the IoT policy",
+        Step::ListUsers => "looking up the user",
+        Step::UpdateAttributes => "setting the user attribute",
+    }
+}
+
+fn cors(config: &Config) -> Vec<(String, String)> {
+    vec![("Access-Control-Allow-Origin".into(), config.cors_allow_origin.clone())]
+}
+
+fn json_response(status_code: u16, body: Value, config: &Config) -> Response {
+    let mut headers = vec![("Content-Type".into(), "application/json".into())];
+    headers.extend(cors(config));
+    Response { status_code, headers, body: body.to_string() }
+}

@@ -1,0 +1,218 @@
+//! The whole pipeline, natively, against a recording fake of the imports.
+
+use attach_iot_policy_guest::{Attribute, AwsError, Config, Context, Host, Level, handle};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+const ID: &str = "us-west-2:d625c9c7-9a79-483c-bb4a-000000000001";
+const POOL: &str = "us-west-2:5214f2db-370c-456c-8c4a-000000000002";
+const SUB: &str = "1e10ff5b-642b-489a-894c-0123456789ab";
+const USER_POOL: &str = "us-west-2_Pool1";
+const CALLER_TOKEN: &str = "IQoJb3JpZ2luX2VjECaller-Session-Token-Secret";
+
+#[derive(Default)]
+struct Fake {
+    calls: Vec<String>,
+    logs: Vec<String>,
+    /// Usernames whose `sub` is SUB; the sub itself is accepted as a username only when `sub_alias`.
+    usernames: Vec<String>,
+    sub_alias: bool,
+    fail: Option<(&'static str, AwsError)>,
+}
+
+impl Fake {
+    fn check(&self, op: &'static str) -> Result<(), AwsError> {
+        match &self.fail {
+            Some((name, e)) if *name == op => Err(e.clone()),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Host for Fake {
+    fn attach_policy(&mut self, policy_name: &str, target: &str) -> Result<(), AwsError> {
+        self.calls.push(format!("attach-policy {policy_name} {target}"));
+        self.check("attach-policy")
+    }
+    fn list_users(&mut self, user_pool_id: &str, filter: &str) -> Result<Vec<String>, AwsError> {
+        self.calls.push(format!("list-users {user_pool_id} {filter}"));
+        self.check("list-users").map(|()| self.usernames.clone())
+    }
+    fn update_attributes(&mut self, pool: &str, username: &str, attrs: &[Attribute]) -> Result<(), AwsError> {
+        let attrs: Vec<String> = attrs.iter().map(|a| format!("{}={}", a.name, a.value)).collect();
+        self.calls.push(format!("update-attributes {pool} {username} {}", attrs.join(",")));
+        self.check("update-attributes")?;
+        let known = (self.sub_alias && username == SUB) || self.usernames.iter().any(|u| u == username);
+        if known { Ok(()) } else { Err(AwsError::NotFound("UserNotFoundException".into())) }
+    }
+    fn log(&mut self, level: Level, message: &str) {
+        self.logs.push(format!("{level:?} {message}"));
+    }
+}
+
+fn config() -> Config {
+    Config {
+        policy_names: vec!["iot-a".into(), "iot-b".into()],
+        attribute_name: "custom:iotPolicyIsAttached".into(),
+        allowed_identity_pool_ids: vec![],
+        allowed_user_pool_ids: vec![],
+        cors_allow_origin: "https://app.example.com".into(),
+    }
+}
+
+fn rest_event() -> String {
+    let issuer = format!("cognito-idp.us-west-2.amazonaws.com/{USER_POOL}");
+    json!({
+        "httpMethod": "GET",
+        "headers": {"x-amz-security-token": CALLER_TOKEN},
+        "requestContext": {"identity": {
+            "cognitoIdentityId": ID,
+            "cognitoIdentityPoolId": POOL,
+            "cognitoAuthenticationType": "authenticated",
+            "cognitoAuthenticationProvider": format!("{issuer},{issuer}:CognitoSignIn:{SUB}"),
+            "accessKey": "ASIAEXAMPLEACCESSKEY",
+        }}
+    })
+    .to_string()
+}
+
+fn run(fake: &mut Fake, event: &str) -> (u16, Value) {
+    let r = handle(event, &Context { request_id: "r1".into(), cognito_identity: None }, &config(), fake);
+    assert!(r.headers.contains(&("Access-Control-Allow-Origin".into(), "https://app.example.com".into())));
+    (r.status_code, serde_json::from_str(&r.body).unwrap())
+}
+
+#[test]
+fn sub_as_username_needs_no_lookup() {
+    let mut fake = Fake { sub_alias: true, ..Fake::default() };
+    let (status, body) = run(&mut fake, &rest_event());
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["attributeUpdated"], true);
+    assert_eq!(body["policies"], json!(["iot-a", "iot-b"]));
+    assert_eq!(
+        fake.calls,
+        [
+            format!("attach-policy iot-a {ID}"),
+            format!("attach-policy iot-b {ID}"),
+            format!("update-attributes {USER_POOL} {SUB} custom:iotPolicyIsAttached=true"),
+        ]
+    );
+}
+
+#[test]
+fn lookup_by_sub_when_the_sub_is_not_a_username() {
+    let mut fake = Fake { usernames: vec!["mat@example.com".into()], ..Fake::default() };
+    let (status, _) = run(&mut fake, &rest_event());
+    assert_eq!(status, 200);
+    assert_eq!(fake.calls[3], format!("list-users {USER_POOL} sub = \"{SUB}\""));
+    assert_eq!(fake.calls[4], format!("update-attributes {USER_POOL} mat@example.com custom:iotPolicyIsAttached=true"));
+}
+
+#[test]
+fn unknown_user_is_404_but_says_the_policies_are_attached() {
+    let mut fake = Fake::default();
+    let (status, body) = run(&mut fake, &rest_event());
+    assert_eq!(status, 404);
+    assert_eq!(body["policiesAttached"], json!(["iot-a", "iot-b"]));
+    assert_eq!(body["attributeUpdated"], false);
+}
+
+#[test]
+fn a_failed_attach_never_touches_the_attribute() {
+    for (error, status) in [
+        (AwsError::NotFound("ResourceNotFoundException".into()), 502),
+        (AwsError::AccessDenied("AccessDeniedException".into()), 502),
+        (AwsError::Throttled("ThrottlingException".into()), 503),
+        (AwsError::Unavailable("503".into()), 502),
+    ] {
+        let mut fake = Fake { sub_alias: true, fail: Some(("attach-policy", error)), ..Fake::default() };
+        let (got, body) = run(&mut fake, &rest_event());
+        assert_eq!(got, status);
+        assert_eq!(body["step"], "attach-policy");
+        assert_eq!(body["policiesAttached"], json!([]));
+        assert_eq!(fake.calls.len(), 1, "stops at the first failure: {:?}", fake.calls);
+    }
+}
+
+#[test]
+fn throttling_asks_the_client_to_retry_later() {
+    let mut fake = Fake { sub_alias: true, fail: Some(("update-attributes", AwsError::Throttled("x".into()))), ..Fake::default() };
+    let r = handle(&rest_event(), &Context::default(), &config(), &mut fake);
+    assert_eq!(r.status_code, 503);
+    assert!(r.headers.iter().any(|(k, v)| k == "Retry-After" && v == "1"));
+}
+
+#[test]
+fn no_secret_or_aws_detail_reaches_the_response_or_logs() {
+    let detail = "User: arn:aws:iam::123456789012:user/x is not authorized";
+    let mut fake = Fake { fail: Some(("list-users", AwsError::AccessDenied(detail.into()))), ..Fake::default() };
+    let r = handle(&rest_event(), &Context::default(), &config(), &mut fake);
+    assert_eq!(r.status_code, 502);
+    assert!(!r.body.contains("123456789012"), "{}", r.body);
+    for text in fake.logs.iter().chain([&r.body]) {
+        assert!(!text.contains(CALLER_TOKEN) && !text.contains("ASIAEXAMPLEACCESSKEY"), "{text}");
+    }
+}
+
+#[test]
+fn preflight_lists_the_signing_headers() {
+    let r = handle(r#"{"httpMethod":"OPTIONS"}"#, &Context::default(), &config(), &mut Fake::default());
+    assert_eq!(r.status_code, 204);
+    let allow = r.headers.iter().find(|(k, _)| k == "Access-Control-Allow-Headers").unwrap();
+    assert!(allow.1.contains("X-Amz-Security-Token"));
+}
+
+fn arbitrary_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        ".{0,40}".prop_map(Value::String),
+        Just(Value::String(ID.into())),
+        Just(Value::String("authenticated".into())),
+    ];
+    leaf.prop_recursive(6, 64, 8, |inner| {
+        let keys = prop_oneof![
+            Just("requestContext".to_string()),
+            Just("identity".to_string()),
+            Just("authorizer".to_string()),
+            Just("iam".to_string()),
+            Just("cognitoIdentity".to_string()),
+            Just("cognitoIdentityId".to_string()),
+            Just("cognitoIdentityPoolId".to_string()),
+            Just("cognitoAuthenticationType".to_string()),
+            Just("cognitoAuthenticationProvider".to_string()),
+            Just("amr".to_string()),
+            Just("version".to_string()),
+            Just("httpMethod".to_string()),
+            "[a-z]{1,8}",
+        ];
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::btree_map(keys, inner, 0..5).prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+fn assert_answered(status: u16, calls: &[String]) {
+    assert!(matches!(status, 200 | 204 | 400 | 403 | 404), "status {status}");
+    if status >= 400 && status != 404 {
+        assert!(calls.is_empty(), "a refusal made AWS calls: {calls:?}");
+    }
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_text_is_answered(event in ".{0,200}") {
+        let mut fake = Fake::default();
+        let r = handle(&event, &Context::default(), &config(), &mut fake);
+        assert_answered(r.status_code, &fake.calls);
+    }
+
+    #[test]
+    fn arbitrary_json_is_answered(event in arbitrary_json()) {
+        let mut fake = Fake::default();
+        let r = handle(&event.to_string(), &Context::default(), &config(), &mut fake);
+        assert_answered(r.status_code, &fake.calls);
+    }
+}
