@@ -1,0 +1,197 @@
+//! An in-memory AWS account: IoT policies and their targets, user pools, users
+//! and attributes. It answers as AWS does, including its error cases, and can
+//! be told to fail any call. `invoke --simulate` and the fixture tests use it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use super::{Attribute, Aws, AwsError, CallContext};
+
+/// The account's contents, as JSON (see `examples/account.json`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AccountState {
+    /// IoT policies that exist.
+    #[serde(default)]
+    pub policies: Vec<String>,
+    /// Policy name to the targets it is attached to.
+    #[serde(default)]
+    pub attachments: BTreeMap<String, BTreeSet<String>>,
+    /// User pool ID to pool.
+    #[serde(default)]
+    pub user_pools: BTreeMap<String, UserPool>,
+    /// Calls to fail, in order of declaration.
+    #[serde(default, skip_serializing)]
+    pub faults: Vec<Fault>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UserPool {
+    /// The custom attributes in the pool's schema, such as `custom:iotPolicyIsAttached`.
+    #[serde(default)]
+    pub custom_attributes: Vec<String>,
+    #[serde(default)]
+    pub users: Vec<User>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct User {
+    pub username: String,
+    pub sub: String,
+    /// Cognito takes a local user's sub in place of its username; a user
+    /// federated from another provider (`Google_1234…`) is found only by username.
+    #[serde(default = "yes")]
+    pub sub_is_alias: bool,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Makes a call fail: every call of `op`, or only its `call`-th (from 1).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    pub op: String,
+    #[serde(default)]
+    pub call: Option<u32>,
+    pub error: FaultError,
+}
+
+/// A WIT `aws.error`, as fixtures write it: `{"throttled": "Rate exceeded"}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultError {
+    NotFound(String),
+    AccessDenied(String),
+    Throttled(String),
+    InvalidRequest(String),
+    Unavailable(String),
+    Other(String),
+}
+
+impl From<FaultError> for AwsError {
+    fn from(e: FaultError) -> Self {
+        match e {
+            FaultError::NotFound(m) => AwsError::NotFound(m),
+            FaultError::AccessDenied(m) => AwsError::AccessDenied(m),
+            FaultError::Throttled(m) => AwsError::Throttled(m),
+            FaultError::InvalidRequest(m) => AwsError::InvalidRequest(m),
+            FaultError::Unavailable(m) => AwsError::Unavailable(m),
+            FaultError::Other(m) => AwsError::Other(m),
+        }
+    }
+}
+
+pub struct SimulatedAccount {
+    state: Mutex<(AccountState, BTreeMap<String, u32>)>,
+}
+
+impl SimulatedAccount {
+    pub fn new(state: AccountState) -> Self {
+        Self { state: Mutex::new((state, BTreeMap::new())) }
+    }
+
+    /// The account as it is now.
+    pub fn snapshot(&self) -> AccountState {
+        self.lock().0.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (AccountState, BTreeMap<String, u32>)> {
+        // A panic elsewhere cannot leave the maps half-written, so poison is moot.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Counts the call and runs `f` on the state, unless a fault says to fail.
+    fn call<R>(&self, op: &str, f: impl FnOnce(&mut AccountState) -> Result<R, AwsError>) -> Result<R, AwsError> {
+        let mut guard = self.lock();
+        let (state, counts) = &mut *guard;
+        let n = counts.entry(op.to_owned()).or_default();
+        *n += 1;
+        let n = *n;
+        if let Some(fault) = state.faults.iter().find(|f| f.op == op && f.call.is_none_or(|c| c == n)) {
+            return Err(fault.error.clone().into());
+        }
+        f(state)
+    }
+}
+
+fn pool<'a>(state: &'a mut AccountState, id: &str) -> Result<&'a mut UserPool, AwsError> {
+    state
+        .user_pools
+        .get_mut(id)
+        .ok_or_else(|| AwsError::NotFound(format!("ResourceNotFoundException: User pool {id} does not exist.")))
+}
+
+#[async_trait]
+impl Aws for SimulatedAccount {
+    async fn attach_policy(&self, _: &CallContext, policy_name: &str, target: &str) -> Result<(), AwsError> {
+        self.call("attach-policy", |state| {
+            if !state.policies.iter().any(|p| p == policy_name) {
+                return Err(AwsError::NotFound("ResourceNotFoundException: Policy not found".into()));
+            }
+            state.attachments.entry(policy_name.to_owned()).or_default().insert(target.to_owned());
+            Ok(())
+        })
+    }
+
+    async fn list_users(&self, _: &CallContext, user_pool_id: &str, filter: &str) -> Result<Vec<String>, AwsError> {
+        self.call("list-users", |state| {
+            let pool = pool(state, user_pool_id)?;
+            let (name, value) = parse_filter(filter).ok_or_else(|| {
+                AwsError::InvalidRequest("InvalidParameterException: Error while parsing filter.".into())
+            })?;
+            Ok(pool
+                .users
+                .iter()
+                .filter(|u| match name {
+                    "sub" => u.sub == value,
+                    "username" => u.username == value,
+                    other => u.attributes.get(other).is_some_and(|v| v == value),
+                })
+                .map(|u| u.username.clone())
+                .collect())
+        })
+    }
+
+    async fn update_attributes(
+        &self,
+        _: &CallContext,
+        user_pool_id: &str,
+        username: &str,
+        attributes: &[Attribute],
+    ) -> Result<(), AwsError> {
+        self.call("update-attributes", |state| {
+            let pool = pool(state, user_pool_id)?;
+            if let Some(a) = attributes.iter().find(|a| !pool.custom_attributes.contains(&a.name)) {
+                return Err(AwsError::InvalidRequest(format!(
+                    "InvalidParameterException: Attribute does not exist in the schema: {}",
+                    a.name
+                )));
+            }
+            let user = pool
+                .users
+                .iter_mut()
+                .find(|u| u.username == username || (u.sub_is_alias && u.sub == username))
+                .ok_or_else(|| AwsError::NotFound("UserNotFoundException: User does not exist.".into()))?;
+            for a in attributes {
+                user.attributes.insert(a.name.clone(), a.value.clone());
+            }
+            Ok(())
+        })
+    }
+}
+
+/// `name = "value"`, the only filter form the guest sends.
+fn parse_filter(filter: &str) -> Option<(&str, &str)> {
+    let (name, value) = filter.split_once(" = ")?;
+    let value = value.strip_prefix('"')?.strip_suffix('"')?;
+    (!value.contains('"')).then_some((name.trim(), value))
+}

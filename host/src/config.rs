@@ -1,0 +1,179 @@
+//! The function's configuration, read from the environment once and validated.
+
+use std::fmt;
+
+/// Default user pool attribute that tells the app the policy is attached.
+pub const DEFAULT_ATTRIBUTE_NAME: &str = "custom:iotPolicyIsAttached";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub policy_names: Vec<String>,
+    pub attribute_name: String,
+    pub allowed_identity_pool_ids: Vec<String>,
+    pub allowed_user_pool_ids: Vec<String>,
+    pub cors_allow_origin: String,
+}
+
+/// A bad configuration value; the message names the variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.variable, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `var`, so tests need not touch the
+    /// process environment.
+    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let policy_names = list(&var, "IOT_POLICY_NAME", is_policy_name, "an IoT policy name ([A-Za-z0-9_+=,.@-], 1-128 characters)")?;
+        if policy_names.is_empty() {
+            return Err(ConfigError { variable: "IOT_POLICY_NAME", problem: "is required: the IoT policy (or comma-separated policies) to attach".into() });
+        }
+        let attribute_name = match var("COGNITO_ATTRIBUTE_NAME").map(|v| v.trim().to_owned()) {
+            None => DEFAULT_ATTRIBUTE_NAME.to_owned(),
+            Some(name) if is_attribute_name(&name) => name,
+            Some(_) => {
+                return Err(ConfigError {
+                    variable: "COGNITO_ATTRIBUTE_NAME",
+                    problem: "must be a custom user pool attribute such as custom:iotPolicyIsAttached (custom: then 1-20 of [A-Za-z0-9_])".into(),
+                });
+            }
+        };
+        let allowed_identity_pool_ids = list(&var, "ALLOWED_IDENTITY_POOL_IDS", is_identity_pool_id, "an identity pool ID (<region>:<uuid>)")?;
+        let allowed_user_pool_ids = list(&var, "ALLOWED_USER_POOL_IDS", is_user_pool_id, "a user pool ID (<region>_<id>)")?;
+        let cors_allow_origin = match var("CORS_ALLOW_ORIGIN").map(|v| v.trim().to_owned()) {
+            None => "*".to_owned(),
+            Some(origin) if is_origin(&origin) => origin,
+            Some(_) => {
+                return Err(ConfigError {
+                    variable: "CORS_ALLOW_ORIGIN",
+                    problem: "must be * or one origin such as https://app.example.com".into(),
+                });
+            }
+        };
+        Ok(Config { policy_names, attribute_name, allowed_identity_pool_ids, allowed_user_pool_ids, cors_allow_origin })
+    }
+}
+
+/// A comma-separated list; blanks around items are dropped, and so is an unset
+/// or empty variable. Bad items are named by position, not echoed.
+fn list(
+    var: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    valid: fn(&str) -> bool,
+    expected: &str,
+) -> Result<Vec<String>, ConfigError> {
+    let Some(value) = var(variable) else { return Ok(Vec::new()) };
+    let mut items = Vec::new();
+    for (i, item) in value.split(',').map(str::trim).enumerate() {
+        if item.is_empty() && value.trim().is_empty() {
+            break;
+        }
+        if !valid(item) {
+            return Err(ConfigError { variable, problem: format!("item {} is not {expected}", i + 1) });
+        }
+        if !items.iter().any(|seen| seen == item) {
+            items.push(item.to_owned());
+        }
+    }
+    Ok(items)
+}
+
+fn is_policy_name(s: &str) -> bool {
+    (1..=128).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_alphanumeric() || b"_+=,.@-".contains(&c))
+}
+
+fn is_attribute_name(s: &str) -> bool {
+    s.strip_prefix("custom:").is_some_and(|n| {
+        (1..=20).contains(&n.len()) && n.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
+    })
+}
+
+fn is_identity_pool_id(s: &str) -> bool {
+    attach_iot_policy_guest::ids::region_of_regional_uuid(s).is_some()
+}
+
+fn is_user_pool_id(s: &str) -> bool {
+    attach_iot_policy_guest::ids::region_of_user_pool_id(s).is_some()
+}
+
+fn is_origin(s: &str) -> bool {
+    if s == "*" {
+        return true;
+    }
+    let Some(host) = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://")) else { return false };
+    !host.is_empty() && s.len() <= 256 && host.bytes().all(|c| c.is_ascii_alphanumeric() || b".-:[]".contains(&c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn read(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = read(&[("IOT_POLICY_NAME", "my-policy")]).unwrap();
+        assert_eq!(c.policy_names, ["my-policy"]);
+        assert_eq!(c.attribute_name, DEFAULT_ATTRIBUTE_NAME);
+        assert_eq!(c.cors_allow_origin, "*");
+        assert!(c.allowed_identity_pool_ids.is_empty() && c.allowed_user_pool_ids.is_empty());
+    }
+
+    #[test]
+    fn lists_are_trimmed_and_deduplicated() {
+        let c = read(&[
+            ("IOT_POLICY_NAME", " a , b,a"),
+            ("ALLOWED_USER_POOL_IDS", "us-east-1_Abc, eu-west-1_Def"),
+            ("ALLOWED_IDENTITY_POOL_IDS", ""),
+        ])
+        .unwrap();
+        assert_eq!(c.policy_names, ["a", "b"]);
+        assert_eq!(c.allowed_user_pool_ids, ["us-east-1_Abc", "eu-west-1_Def"]);
+        assert!(c.allowed_identity_pool_ids.is_empty());
+    }
+
+    #[test]
+    fn each_bad_value_names_its_variable() {
+        for (vars, variable) in [
+            (vec![], "IOT_POLICY_NAME"),
+            (vec![("IOT_POLICY_NAME", "")], "IOT_POLICY_NAME"),
+            (vec![("IOT_POLICY_NAME", "a,,b")], "IOT_POLICY_NAME"),
+            (vec![("IOT_POLICY_NAME", "has space")], "IOT_POLICY_NAME"),
+            (vec![("IOT_POLICY_NAME", "p"), ("COGNITO_ATTRIBUTE_NAME", "email")], "COGNITO_ATTRIBUTE_NAME"),
+            (vec![("IOT_POLICY_NAME", "p"), ("ALLOWED_IDENTITY_POOL_IDS", "us-east-1_Abc")], "ALLOWED_IDENTITY_POOL_IDS"),
+            (vec![("IOT_POLICY_NAME", "p"), ("ALLOWED_USER_POOL_IDS", "us-east-1:x")], "ALLOWED_USER_POOL_IDS"),
+            (vec![("IOT_POLICY_NAME", "p"), ("CORS_ALLOW_ORIGIN", "https://a.example, https://b.example")], "CORS_ALLOW_ORIGIN"),
+        ] {
+            let err = read(&vars).unwrap_err();
+            assert_eq!(err.variable, variable, "{vars:?}: {err}");
+            assert!(err.to_string().starts_with(variable));
+        }
+    }
+
+    #[test]
+    fn origins() {
+        assert!(is_origin("*"));
+        assert!(is_origin("https://app.example.com"));
+        assert!(is_origin("http://localhost:3000"));
+        assert!(!is_origin("app.example.com"));
+        assert!(!is_origin("https://app.example.com/path"));
+        assert!(!is_origin("https://a.example\r\nX-Injected: 1"));
+    }
+}

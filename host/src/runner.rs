@@ -1,0 +1,247 @@
+//! The component runner: one engine and one `InstancePre` per process, a fresh
+//! `Store` per invocation, and limits that turn a runaway guest into a 500.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tracing::{Level, event};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::aws::{Attribute, Aws, AwsError, CallContext};
+use crate::bindings::exports::attach_iot_policy::core::handler;
+use crate::bindings::{Attacher, AttacherPre, attach_iot_policy::core::aws as wit_aws, attach_iot_policy::core::log};
+use crate::config::Config;
+use crate::response::{self, Response};
+
+/// Bounds on one invocation of the guest.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// The most linear memory the guest may hold.
+    pub memory_bytes: usize,
+    /// Wasm instructions, roughly: bounds the guest's own CPU time, not the
+    /// time it waits on AWS.
+    pub fuel: u64,
+    /// Events larger than this are refused before the guest sees them.
+    pub max_event_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        // Lambda's synchronous payload limit is 6 MB; the guest parses in place,
+        // so it needs little more memory than the event itself.
+        Self { memory_bytes: 32 << 20, fuel: 2_000_000_000, max_event_bytes: 6 << 20 }
+    }
+}
+
+/// Facts about one invocation, from Lambda or the command line.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub request_id: String,
+    /// The raw `Lambda-Runtime-Cognito-Identity` JSON, for a direct invocation.
+    pub cognito_identity: Option<String>,
+    pub deadline: Instant,
+}
+
+/// One import call the guest made, as fixtures record it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Call {
+    pub op: String,
+    pub args: Vec<String>,
+    /// `ok`, or the WIT error case.
+    pub result: String,
+}
+
+/// What an invocation produced.
+#[derive(Debug)]
+pub struct Outcome {
+    pub response: Response,
+    pub calls: Vec<Call>,
+}
+
+pub struct Runner {
+    engine: Engine,
+    pre: AttacherPre<State>,
+    limits: Limits,
+}
+
+/// Builds the engine configuration every build of the host shares.
+pub fn engine_config() -> wasmtime::Config {
+    let mut config = wasmtime::Config::new();
+    config.consume_fuel(true);
+    config
+}
+
+impl Runner {
+    /// Compiles the component and links it. Done once per process.
+    pub fn new(component: &[u8], limits: Limits) -> wasmtime::Result<Self> {
+        let engine = Engine::new(&engine_config())?;
+        let component = Component::new(&engine, component)?;
+        let mut linker = Linker::<State>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        Attacher::add_to_linker::<State, HasSelf<State>>(&mut linker, |state| state)?;
+        let pre = AttacherPre::new(linker.instantiate_pre(&component)?)?;
+        Ok(Self { engine, pre, limits })
+    }
+
+    /// Runs one invocation in a fresh store. Every failure is a response.
+    pub async fn invoke(&self, event: &[u8], invocation: &Invocation, config: &Arc<Config>, aws: Arc<dyn Aws>) -> Outcome {
+        if event.len() > self.limits.max_event_bytes {
+            let message = format!("the event is larger than {} bytes", self.limits.max_event_bytes);
+            return host_refusal(413, "event-too-large", &message, config);
+        }
+        let Ok(event) = std::str::from_utf8(event) else {
+            return host_refusal(400, "invalid-event", "the event is not valid UTF-8", config);
+        };
+
+        let state = State {
+            // No environment, no preopened directories, no network: the
+            // guest reaches the world only through its imports.
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new().memory_size(self.limits.memory_bytes).instances(4).build(),
+            aws,
+            config: config.clone(),
+            call_context: CallContext { deadline: invocation.deadline },
+            calls: Vec::new(),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.limits);
+
+        match self.run(&mut store, event, invocation, config).await {
+            Ok(guest_response) => {
+                let response = Response {
+                    status_code: guest_response.status_code,
+                    headers: guest_response.headers,
+                    body: guest_response.body,
+                };
+                Outcome { response, calls: std::mem::take(&mut store.data_mut().calls) }
+            }
+            Err(trap) => {
+                event!(Level::ERROR, error = %format!("{trap:#}"), "the component failed; answering 500");
+                let calls = std::mem::take(&mut store.data_mut().calls);
+                let response = response::host_error(500, "internal-error", "the invocation failed", &config.cors_allow_origin);
+                Outcome { response, calls }
+            }
+        }
+    }
+
+    async fn run(
+        &self,
+        store: &mut Store<State>,
+        event: &str,
+        invocation: &Invocation,
+        config: &Config,
+    ) -> wasmtime::Result<handler::Response> {
+        store.set_fuel(self.limits.fuel)?;
+        let instance = self.pre.instantiate_async(&mut *store).await?;
+        let context = handler::Context {
+            request_id: invocation.request_id.clone(),
+            cognito_identity: invocation.cognito_identity.clone(),
+        };
+        let config = handler::Config {
+            policy_names: config.policy_names.clone(),
+            attribute_name: config.attribute_name.clone(),
+            allowed_identity_pool_ids: config.allowed_identity_pool_ids.clone(),
+            allowed_user_pool_ids: config.allowed_user_pool_ids.clone(),
+            cors_allow_origin: config.cors_allow_origin.clone(),
+        };
+        instance.attach_iot_policy_core_handler().call_handle(&mut *store, event, &context, &config).await
+    }
+}
+
+fn host_refusal(status: u16, code: &str, message: &str, config: &Config) -> Outcome {
+    event!(Level::WARN, status, code, "refused before the component ran: {message}");
+    Outcome { response: response::host_error(status, code, message, &config.cors_allow_origin), calls: Vec::new() }
+}
+
+/// A store's data: everything one invocation may touch.
+pub struct State {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+    aws: Arc<dyn Aws>,
+    config: Arc<Config>,
+    call_context: CallContext,
+    calls: Vec<Call>,
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl State {
+    fn record<T>(&mut self, op: &str, args: Vec<String>, result: &Result<T, AwsError>, started: Instant) {
+        let outcome = match result {
+            Ok(_) => "ok",
+            Err(e) => e.kind(),
+        };
+        event!(Level::DEBUG, op, outcome, elapsed_us = started.elapsed().as_micros() as u64, "import call");
+        self.calls.push(Call { op: op.to_owned(), args, result: outcome.to_owned() });
+    }
+
+    /// The host keeps its side of the contract even if a guest does not.
+    fn refuse(what: &str) -> AwsError {
+        event!(Level::ERROR, "refused a guest request outside the configuration: {what}");
+        AwsError::InvalidRequest(format!("the host refuses {what}: it is not in the configuration"))
+    }
+}
+
+impl wit_aws::Host for State {
+    async fn attach_policy(&mut self, policy_name: String, target: String) -> Result<(), AwsError> {
+        let started = Instant::now();
+        let result = if self.config.policy_names.contains(&policy_name) {
+            self.aws.attach_policy(&self.call_context, &policy_name, &target).await
+        } else {
+            Err(Self::refuse("this policy name"))
+        };
+        self.record("attach-policy", vec![policy_name, target], &result, started);
+        result
+    }
+
+    async fn list_users(&mut self, user_pool_id: String, filter: String) -> Result<Vec<String>, AwsError> {
+        let started = Instant::now();
+        let result = self.aws.list_users(&self.call_context, &user_pool_id, &filter).await;
+        self.record("list-users", vec![user_pool_id, filter], &result, started);
+        result
+    }
+
+    async fn update_attributes(
+        &mut self,
+        user_pool_id: String,
+        username: String,
+        attributes: Vec<wit_aws::Attribute>,
+    ) -> Result<(), AwsError> {
+        let started = Instant::now();
+        let result = if attributes.iter().all(|a| a.name == self.config.attribute_name) {
+            self.aws.update_attributes(&self.call_context, &user_pool_id, &username, &attributes).await
+        } else {
+            Err(Self::refuse("this attribute name"))
+        };
+        let mut args = vec![user_pool_id, username];
+        args.extend(attributes.iter().map(|Attribute { name, value }| format!("{name}={value}")));
+        self.record("update-attributes", args, &result, started);
+        result
+    }
+}
+
+impl log::Host for State {
+    async fn write(&mut self, level: log::Level, message: String) {
+        match level {
+            log::Level::Debug => event!(Level::DEBUG, source = "guest", "{message}"),
+            log::Level::Info => event!(Level::INFO, source = "guest", "{message}"),
+            log::Level::Warn => event!(Level::WARN, source = "guest", "{message}"),
+            log::Level::Error => event!(Level::ERROR, source = "guest", "{message}"),
+        }
+    }
+}
+
+/// A default deadline for invocations that have none of their own.
+pub fn deadline_in(d: Duration) -> Instant {
+    Instant::now() + d
+}
