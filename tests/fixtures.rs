@@ -1,0 +1,170 @@
+//! The conformance corpus, run through the built component in wasmtime.
+//!
+//! Each `tests/fixtures/cases/*.json` is an event with its expected response
+//! and the import calls the guest must make, in order. Other hosts run the
+//! same files.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use attach_iot_policy::aws::simulated::{AccountState, Fault, SimulatedAccount};
+use attach_iot_policy::config::Config;
+use attach_iot_policy::runner::{self, Call, Invocation, Limits, Runner};
+use serde::Deserialize;
+use serde_json::Value;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Case {
+    description: String,
+    event: Option<Value>,
+    event_text: Option<String>,
+    event_file: Option<String>,
+    context: Option<Context>,
+    config: Option<BTreeMap<String, Value>>,
+    account: Option<AccountState>,
+    #[serde(default)]
+    faults: Vec<Fault>,
+    expect: Expect,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Defaults {
+    #[allow(dead_code)]
+    description: String,
+    account_file: String,
+    context: Context,
+    config: BTreeMap<String, Value>,
+}
+
+#[derive(Deserialize, Clone, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Context {
+    request_id: Option<String>,
+    cognito_identity: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expect {
+    status: u16,
+    headers: BTreeMap<String, String>,
+    /// A JSON body, compared as JSON; or a string compared as text.
+    body: Value,
+    calls: Vec<Call>,
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn read<T: serde::de::DeserializeOwned>(path: &Path) -> T {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn wit_config(values: &BTreeMap<String, Value>) -> Config {
+    let list = |k: &str| -> Vec<String> { serde_json::from_value(values[k].clone()).unwrap() };
+    let text = |k: &str| -> String { values[k].as_str().unwrap().to_owned() };
+    Config {
+        policy_names: list("policyNames"),
+        attribute_name: text("attributeName"),
+        allowed_identity_pool_ids: list("allowedIdentityPoolIds"),
+        allowed_user_pool_ids: list("allowedUserPoolIds"),
+        cors_allow_origin: text("corsAllowOrigin"),
+    }
+}
+
+/// The invariant users rely on: the attribute is only ever set once every
+/// configured policy has been attached.
+fn assert_attribute_follows_every_policy(calls: &[Call], config: &Config) -> Result<(), String> {
+    for (i, call) in calls.iter().enumerate() {
+        if call.op == "update-attributes" && call.result == "ok" {
+            for policy in &config.policy_names {
+                let attached =
+                    calls[..i].iter().any(|c| c.op == "attach-policy" && c.args[0] == *policy && c.result == "ok");
+                if !attached {
+                    return Err(format!("the attribute was set before {policy} was attached: {calls:?}"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn run_case(runner: &Runner, defaults: &Defaults, path: &Path) -> Result<(), String> {
+    let case: Case = read(path);
+    let event = match (&case.event, &case.event_text, &case.event_file) {
+        (Some(v), None, None) => v.to_string(),
+        (None, Some(t), None) => t.clone(),
+        (None, None, Some(f)) => std::fs::read_to_string(root().join(f)).map_err(|e| format!("{f}: {e}"))?,
+        _ => return Err("give exactly one of event, eventText, eventFile".into()),
+    };
+    let mut config_values = defaults.config.clone();
+    config_values.extend(case.config.clone().unwrap_or_default());
+    let config = Arc::new(wit_config(&config_values));
+    let mut account = case.account.clone().unwrap_or_else(|| read(&root().join(&defaults.account_file)));
+    account.faults = case.faults.clone();
+    let aws = Arc::new(SimulatedAccount::new(account));
+    let context = case.context.clone().unwrap_or_else(|| defaults.context.clone());
+    let invocation = Invocation {
+        request_id: context.request_id.or(defaults.context.request_id.clone()).unwrap_or_default(),
+        cognito_identity: context.cognito_identity,
+        deadline: runner::deadline_in(Duration::from_secs(10)),
+    };
+
+    let outcome = runner.invoke(event.as_bytes(), &invocation, &config, aws).await;
+
+    let mut problems = Vec::new();
+    let response = &outcome.response;
+    if response.status_code != case.expect.status {
+        problems.push(format!("status {} != expected {}", response.status_code, case.expect.status));
+    }
+    let headers: BTreeMap<String, String> = response.headers.iter().cloned().collect();
+    if headers != case.expect.headers || headers.len() != response.headers.len() {
+        problems.push(format!("headers {headers:?} != expected {:?}", case.expect.headers));
+    }
+    let body_matches = match &case.expect.body {
+        Value::String(text) => response.body == *text,
+        expected => serde_json::from_str::<Value>(&response.body).is_ok_and(|got| got == *expected),
+    };
+    if !body_matches {
+        problems.push(format!("body {} != expected {}", response.body, case.expect.body));
+    }
+    if outcome.calls != case.expect.calls {
+        problems.push(format!("calls {:?}\n   != expected {:?}", outcome.calls, case.expect.calls));
+    }
+    if let Err(e) = assert_attribute_follows_every_policy(&outcome.calls, &config) {
+        problems.push(e);
+    }
+    if problems.is_empty() { Ok(()) } else { Err(format!("{}\n  {}", case.description, problems.join("\n  "))) }
+}
+
+fn case_paths() -> Vec<PathBuf> {
+    let dir = root().join("tests/fixtures/cases");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    paths.sort();
+    paths
+}
+
+#[tokio::test]
+async fn corpus_passes_in_wasmtime() {
+    let runner = Runner::new(attach_iot_policy::GUEST_COMPONENT, Limits::default()).expect("component loads");
+    let defaults: Defaults = read(&root().join("tests/fixtures/defaults.json"));
+    let paths = case_paths();
+    assert!(paths.len() >= 30, "the corpus went missing: {} cases", paths.len());
+    let mut failures = Vec::new();
+    for path in &paths {
+        if let Err(e) = run_case(&runner, &defaults, path).await {
+            failures.push(format!("{}: {e}", path.file_name().unwrap().to_string_lossy()));
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), paths.len(), failures.join("\n"));
+}

@@ -151,14 +151,37 @@ mod tests {
 
     #[test]
     fn refusals() {
-        let cases: Vec<(Claim, Config, fn(&Refusal) -> bool)> = vec![
-            (Claim { authenticated: Some(false), ..good_claim() }, config(), |r| matches!(r, Refusal::Unauthenticated(_))),
-            (Claim { identity_id: Some("us-west-2:x".into()), ..good_claim() }, config(), |r| matches!(r, Refusal::MalformedIdentity(_))),
+        type Case = (Claim, Config, fn(&Refusal) -> bool);
+        let cases: Vec<Case> = vec![
+            (Claim { authenticated: Some(false), ..good_claim() }, config(), |r| {
+                matches!(r, Refusal::Unauthenticated(_))
+            }),
+            (Claim { identity_id: Some("us-west-2:x".into()), ..good_claim() }, config(), |r| {
+                matches!(r, Refusal::MalformedIdentity(_))
+            }),
             (Claim { identity_id: None, ..good_claim() }, config(), |r| matches!(r, Refusal::MalformedIdentity(_))),
-            (Claim { identity_pool_id: Some("eu-west-1:5214f2db-370c-456c-8c4a-000000000002".into()), ..good_claim() }, config(), |r| matches!(r, Refusal::MalformedIdentity(_))),
-            (Claim { provider: Some("cognito-idp.x".into()), ..good_claim() }, config(), |r| matches!(r, Refusal::MalformedProvider(_))),
-            (good_claim(), Config { allowed_identity_pool_ids: vec!["us-west-2:00000000-0000-0000-0000-000000000000".into()], ..config() }, |r| *r == Refusal::IdentityPoolNotAllowed),
-            (good_claim(), Config { allowed_user_pool_ids: vec!["us-west-2_Other".into()], ..config() }, |r| *r == Refusal::UserPoolNotAllowed),
+            (
+                Claim {
+                    identity_pool_id: Some("eu-west-1:5214f2db-370c-456c-8c4a-000000000002".into()),
+                    ..good_claim()
+                },
+                config(),
+                |r| matches!(r, Refusal::MalformedIdentity(_)),
+            ),
+            (Claim { provider: Some("cognito-idp.x".into()), ..good_claim() }, config(), |r| {
+                matches!(r, Refusal::MalformedProvider(_))
+            }),
+            (
+                good_claim(),
+                Config {
+                    allowed_identity_pool_ids: vec!["us-west-2:00000000-0000-0000-0000-000000000000".into()],
+                    ..config()
+                },
+                |r| *r == Refusal::IdentityPoolNotAllowed,
+            ),
+            (good_claim(), Config { allowed_user_pool_ids: vec!["us-west-2_Other".into()], ..config() }, |r| {
+                *r == Refusal::UserPoolNotAllowed
+            }),
         ];
         for (claim, cfg, expected) in cases {
             match decide(&rest(claim.clone()), &cfg) {
@@ -186,7 +209,12 @@ mod tests {
 
     #[test]
     fn direct_invocation_attaches_only() {
-        let e = Event { source: Source::Direct, method: None, claim: Some(Claim { authenticated: None, ..good_claim() }), identity_mismatch: false };
+        let e = Event {
+            source: Source::Direct,
+            method: None,
+            claim: Some(Claim { authenticated: None, ..good_claim() }),
+            identity_mismatch: false,
+        };
         let Decision::Attach(plan) = decide(&e, &config()) else { panic!() };
         assert_eq!(plan.user, None);
         let forged = Event { identity_mismatch: true, ..e };

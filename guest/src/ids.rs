@@ -33,9 +33,7 @@ pub fn region_of_regional_uuid(s: &str) -> Option<&str> {
 /// Returns the region.
 pub fn region_of_user_pool_id(s: &str) -> Option<&str> {
     let (region, suffix) = s.split_once('_')?;
-    let ok = is_region(region)
-        && (1..=32).contains(&suffix.len())
-        && suffix.bytes().all(|c| c.is_ascii_alphanumeric());
+    let ok = is_region(region) && (1..=32).contains(&suffix.len()) && suffix.bytes().all(|c| c.is_ascii_alphanumeric());
     ok.then_some(region)
 }
 
@@ -70,9 +68,7 @@ pub fn parse_provider(s: &str) -> Result<Provider, ProviderError> {
     if !s.starts_with(USER_POOL_HOST) {
         return Ok(Provider::Other);
     }
-    let (issuer, sign_in) = s
-        .split_once(',')
-        .ok_or(ProviderError::Malformed("expected two comma-separated parts"))?;
+    let (issuer, sign_in) = s.split_once(',').ok_or(ProviderError::Malformed("expected two comma-separated parts"))?;
     let (sign_in_issuer, sub) = sign_in
         .split_once(":CognitoSignIn:")
         .ok_or(ProviderError::Malformed("the second part has no ':CognitoSignIn:'"))?;
@@ -100,9 +96,8 @@ pub fn parse_amr(amr: &[String]) -> Result<Provider, ProviderError> {
 
 /// `cognito-idp.<region>.amazonaws.com[.cn]/<poolId>` and a UUID sub.
 fn parse_issuer_and_sub(issuer: &str, sub: &str) -> Result<Provider, ProviderError> {
-    let rest = issuer
-        .strip_prefix(USER_POOL_HOST)
-        .ok_or(ProviderError::Malformed("the issuer is not a Cognito user pool"))?;
+    let rest =
+        issuer.strip_prefix(USER_POOL_HOST).ok_or(ProviderError::Malformed("the issuer is not a Cognito user pool"))?;
     let (host_region, user_pool_id) = rest
         .split_once(".amazonaws.com.cn/")
         .or_else(|| rest.split_once(".amazonaws.com/"))
@@ -138,7 +133,13 @@ mod tests {
     fn uuids() {
         assert!(is_uuid(SUB));
         assert!(is_uuid("1E10FF5B-642B-489A-894C-0123456789AB"));
-        for bad in ["", "1e10ff5b642b489a894c0123456789ab", "1e10ff5b-642b-489a-894c-0123456789a", "1e10ff5b-642b-489a-894c-0123456789ag", "1e10ff5b-642b-489a-894c\"0123456789ab"] {
+        for bad in [
+            "",
+            "1e10ff5b642b489a894c0123456789ab",
+            "1e10ff5b-642b-489a-894c-0123456789a",
+            "1e10ff5b-642b-489a-894c-0123456789ag",
+            "1e10ff5b-642b-489a-894c\"0123456789ab",
+        ] {
             assert!(!is_uuid(bad), "{bad:?}");
         }
     }
@@ -158,10 +159,7 @@ mod tests {
     fn user_pool_provider() {
         let issuer = "cognito-idp.us-west-2.amazonaws.com/us-west-2_aBcD1234";
         let p = parse_provider(&format!("{issuer},{issuer}:CognitoSignIn:{SUB}")).unwrap();
-        assert_eq!(
-            p,
-            Provider::UserPool(PoolUser { user_pool_id: "us-west-2_aBcD1234".into(), sub: SUB.into() })
-        );
+        assert_eq!(p, Provider::UserPool(PoolUser { user_pool_id: "us-west-2_aBcD1234".into(), sub: SUB.into() }));
     }
 
     #[test]

@@ -33,7 +33,9 @@ pub fn refusal(refusal: &Refusal, config: &Config) -> Response {
         Refusal::IdentityMismatch => {
             (403, "identity-mismatch", "the event names a different identity than the one that invoked the function")
         }
-        Refusal::IdentityPoolNotAllowed => (403, "identity-pool-not-allowed", "the identity pool is not allowed to call"),
+        Refusal::IdentityPoolNotAllowed => {
+            (403, "identity-pool-not-allowed", "the identity pool is not allowed to call")
+        }
         Refusal::UserPoolNotAllowed => (403, "user-pool-not-allowed", "the user pool is not allowed to call"),
     };
     json_response(status, json!({ "error": code, "message": message }), config)

@@ -136,7 +136,8 @@ fn a_failed_attach_never_touches_the_attribute() {
 
 #[test]
 fn throttling_asks_the_client_to_retry_later() {
-    let mut fake = Fake { sub_alias: true, fail: Some(("update-attributes", AwsError::Throttled("x".into()))), ..Fake::default() };
+    let mut fake =
+        Fake { sub_alias: true, fail: Some(("update-attributes", AwsError::Throttled("x".into()))), ..Fake::default() };
     let r = handle(&rest_event(), &Context::default(), &config(), &mut fake);
     assert_eq!(r.status_code, 503);
     assert!(r.headers.iter().any(|(k, v)| k == "Retry-After" && v == "1"));

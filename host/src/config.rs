@@ -37,9 +37,13 @@ impl Config {
     /// Reads the configuration through `var`, so tests need not touch the
     /// process environment.
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let policy_names = list(&var, "IOT_POLICY_NAME", is_policy_name, "an IoT policy name ([A-Za-z0-9_+=,.@-], 1-128 characters)")?;
+        let policy_names =
+            list(&var, "IOT_POLICY_NAME", is_policy_name, "an IoT policy name ([A-Za-z0-9_+=,.@-], 1-128 characters)")?;
         if policy_names.is_empty() {
-            return Err(ConfigError { variable: "IOT_POLICY_NAME", problem: "is required: the IoT policy (or comma-separated policies) to attach".into() });
+            return Err(ConfigError {
+                variable: "IOT_POLICY_NAME",
+                problem: "is required: the IoT policy (or comma-separated policies) to attach".into(),
+            });
         }
         let attribute_name = match var("COGNITO_ATTRIBUTE_NAME").map(|v| v.trim().to_owned()) {
             None => DEFAULT_ATTRIBUTE_NAME.to_owned(),
@@ -51,8 +55,10 @@ impl Config {
                 });
             }
         };
-        let allowed_identity_pool_ids = list(&var, "ALLOWED_IDENTITY_POOL_IDS", is_identity_pool_id, "an identity pool ID (<region>:<uuid>)")?;
-        let allowed_user_pool_ids = list(&var, "ALLOWED_USER_POOL_IDS", is_user_pool_id, "a user pool ID (<region>_<id>)")?;
+        let allowed_identity_pool_ids =
+            list(&var, "ALLOWED_IDENTITY_POOL_IDS", is_identity_pool_id, "an identity pool ID (<region>:<uuid>)")?;
+        let allowed_user_pool_ids =
+            list(&var, "ALLOWED_USER_POOL_IDS", is_user_pool_id, "a user pool ID (<region>_<id>)")?;
         let cors_allow_origin = match var("CORS_ALLOW_ORIGIN").map(|v| v.trim().to_owned()) {
             None => "*".to_owned(),
             Some(origin) if is_origin(&origin) => origin,
@@ -96,9 +102,8 @@ fn is_policy_name(s: &str) -> bool {
 }
 
 fn is_attribute_name(s: &str) -> bool {
-    s.strip_prefix("custom:").is_some_and(|n| {
-        (1..=20).contains(&n.len()) && n.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
-    })
+    s.strip_prefix("custom:")
+        .is_some_and(|n| (1..=20).contains(&n.len()) && n.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_'))
 }
 
 fn is_identity_pool_id(s: &str) -> bool {
@@ -157,9 +162,15 @@ mod tests {
             (vec![("IOT_POLICY_NAME", "a,,b")], "IOT_POLICY_NAME"),
             (vec![("IOT_POLICY_NAME", "has space")], "IOT_POLICY_NAME"),
             (vec![("IOT_POLICY_NAME", "p"), ("COGNITO_ATTRIBUTE_NAME", "email")], "COGNITO_ATTRIBUTE_NAME"),
-            (vec![("IOT_POLICY_NAME", "p"), ("ALLOWED_IDENTITY_POOL_IDS", "us-east-1_Abc")], "ALLOWED_IDENTITY_POOL_IDS"),
+            (
+                vec![("IOT_POLICY_NAME", "p"), ("ALLOWED_IDENTITY_POOL_IDS", "us-east-1_Abc")],
+                "ALLOWED_IDENTITY_POOL_IDS",
+            ),
             (vec![("IOT_POLICY_NAME", "p"), ("ALLOWED_USER_POOL_IDS", "us-east-1:x")], "ALLOWED_USER_POOL_IDS"),
-            (vec![("IOT_POLICY_NAME", "p"), ("CORS_ALLOW_ORIGIN", "https://a.example, https://b.example")], "CORS_ALLOW_ORIGIN"),
+            (
+                vec![("IOT_POLICY_NAME", "p"), ("CORS_ALLOW_ORIGIN", "https://a.example, https://b.example")],
+                "CORS_ALLOW_ORIGIN",
+            ),
         ] {
             let err = read(&vars).unwrap_err();
             assert_eq!(err.variable, variable, "{vars:?}: {err}");

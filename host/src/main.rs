@@ -66,7 +66,9 @@ fn run(cli: Cli) -> Result<()> {
             let event = read_event(&event)?;
             let aws: Arc<dyn Aws> = if simulate {
                 let state = match account {
-                    Some(path) => std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?,
+                    Some(path) => {
+                        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?
+                    }
                     None => DEFAULT_ACCOUNT.to_owned(),
                 };
                 let state: AccountState = serde_json::from_str(&state).context("reading the simulated account")?;

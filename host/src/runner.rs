@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tracing::{Level, event};
+use tracing::{Instrument, Level, event};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -88,7 +88,24 @@ impl Runner {
     }
 
     /// Runs one invocation in a fresh store. Every failure is a response.
-    pub async fn invoke(&self, event: &[u8], invocation: &Invocation, config: &Arc<Config>, aws: Arc<dyn Aws>) -> Outcome {
+    pub async fn invoke(
+        &self,
+        event: &[u8],
+        invocation: &Invocation,
+        config: &Arc<Config>,
+        aws: Arc<dyn Aws>,
+    ) -> Outcome {
+        let span = tracing::info_span!("invoke", request_id = %invocation.request_id);
+        self.invoke_in_span(event, invocation, config, aws).instrument(span).await
+    }
+
+    async fn invoke_in_span(
+        &self,
+        event: &[u8],
+        invocation: &Invocation,
+        config: &Arc<Config>,
+        aws: Arc<dyn Aws>,
+    ) -> Outcome {
         if event.len() > self.limits.max_event_bytes {
             let message = format!("the event is larger than {} bytes", self.limits.max_event_bytes);
             return host_refusal(413, "event-too-large", &message, config);
@@ -123,7 +140,8 @@ impl Runner {
             Err(trap) => {
                 event!(Level::ERROR, error = %format!("{trap:#}"), "the component failed; answering 500");
                 let calls = std::mem::take(&mut store.data_mut().calls);
-                let response = response::host_error(500, "internal-error", "the invocation failed", &config.cors_allow_origin);
+                let response =
+                    response::host_error(500, "internal-error", "the invocation failed", &config.cors_allow_origin);
                 Outcome { response, calls }
             }
         }
@@ -184,21 +202,29 @@ impl State {
         event!(Level::DEBUG, op, outcome, elapsed_us = started.elapsed().as_micros() as u64, "import call");
         self.calls.push(Call { op: op.to_owned(), args, result: outcome.to_owned() });
     }
+}
 
-    /// The host keeps its side of the contract even if a guest does not.
-    fn refuse(what: &str) -> AwsError {
-        event!(Level::ERROR, "refused a guest request outside the configuration: {what}");
-        AwsError::InvalidRequest(format!("the host refuses {what}: it is not in the configuration"))
-    }
+/// The host keeps its side of the contract even if a guest does not: only the
+/// configured policies, and only the configured attribute.
+fn guard_policy(config: &Config, policy_name: &str) -> Result<(), AwsError> {
+    if config.policy_names.iter().any(|p| p == policy_name) { Ok(()) } else { Err(refuse("a policy name")) }
+}
+
+fn guard_attributes(config: &Config, attributes: &[Attribute]) -> Result<(), AwsError> {
+    if attributes.iter().all(|a| a.name == config.attribute_name) { Ok(()) } else { Err(refuse("an attribute name")) }
+}
+
+fn refuse(what: &str) -> AwsError {
+    event!(Level::ERROR, "refused a guest request for {what} outside the configuration");
+    AwsError::InvalidRequest(format!("the host refuses {what} that is not in its configuration"))
 }
 
 impl wit_aws::Host for State {
     async fn attach_policy(&mut self, policy_name: String, target: String) -> Result<(), AwsError> {
         let started = Instant::now();
-        let result = if self.config.policy_names.contains(&policy_name) {
-            self.aws.attach_policy(&self.call_context, &policy_name, &target).await
-        } else {
-            Err(Self::refuse("this policy name"))
+        let result = match guard_policy(&self.config, &policy_name) {
+            Ok(()) => self.aws.attach_policy(&self.call_context, &policy_name, &target).await,
+            Err(e) => Err(e),
         };
         self.record("attach-policy", vec![policy_name, target], &result, started);
         result
@@ -218,10 +244,9 @@ impl wit_aws::Host for State {
         attributes: Vec<wit_aws::Attribute>,
     ) -> Result<(), AwsError> {
         let started = Instant::now();
-        let result = if attributes.iter().all(|a| a.name == self.config.attribute_name) {
-            self.aws.update_attributes(&self.call_context, &user_pool_id, &username, &attributes).await
-        } else {
-            Err(Self::refuse("this attribute name"))
+        let result = match guard_attributes(&self.config, &attributes) {
+            Ok(()) => self.aws.update_attributes(&self.call_context, &user_pool_id, &username, &attributes).await,
+            Err(e) => Err(e),
         };
         let mut args = vec![user_pool_id, username];
         args.extend(attributes.iter().map(|Attribute { name, value }| format!("{name}={value}")));
@@ -244,4 +269,30 @@ impl log::Host for State {
 /// A default deadline for invocations that have none of their own.
 pub fn deadline_in(d: Duration) -> Instant {
     Instant::now() + d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        Config {
+            policy_names: vec!["allowed".into()],
+            attribute_name: "custom:iotPolicyIsAttached".into(),
+            allowed_identity_pool_ids: vec![],
+            allowed_user_pool_ids: vec![],
+            cors_allow_origin: "*".into(),
+        }
+    }
+
+    #[test]
+    fn the_host_refuses_what_it_was_not_configured_for() {
+        assert!(guard_policy(&config(), "allowed").is_ok());
+        assert!(matches!(guard_policy(&config(), "AdminPolicy"), Err(AwsError::InvalidRequest(_))));
+        let attr = |name: &str| Attribute { name: name.into(), value: "true".into() };
+        assert!(guard_attributes(&config(), &[attr("custom:iotPolicyIsAttached")]).is_ok());
+        for bad in [vec![attr("email")], vec![attr("custom:iotPolicyIsAttached"), attr("custom:isAdmin")]] {
+            assert!(matches!(guard_attributes(&config(), &bad), Err(AwsError::InvalidRequest(_))));
+        }
+    }
 }

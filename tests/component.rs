@@ -1,0 +1,178 @@
+//! The host around the component: limits, isolation, and what never leaks.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use attach_iot_policy::aws::simulated::{AccountState, SimulatedAccount};
+use attach_iot_policy::config::Config;
+use attach_iot_policy::runner::{self, Invocation, Limits, Outcome, Runner};
+use proptest::prelude::*;
+use serde_json::Value;
+
+const EXAMPLE_EVENT: &str = include_str!("../examples/event-rest.json");
+const EXAMPLE_ACCOUNT: &str = include_str!("../examples/account.json");
+
+fn config() -> Arc<Config> {
+    Arc::new(
+        Config::from_lookup(|name| (name == "IOT_POLICY_NAME").then(|| "amplify-toolkit-iot-message-viewer".into()))
+            .unwrap(),
+    )
+}
+
+fn account() -> Arc<SimulatedAccount> {
+    Arc::new(SimulatedAccount::new(serde_json::from_str::<AccountState>(EXAMPLE_ACCOUNT).unwrap()))
+}
+
+fn invocation() -> Invocation {
+    Invocation {
+        request_id: "test".into(),
+        cognito_identity: None,
+        deadline: runner::deadline_in(Duration::from_secs(10)),
+    }
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+}
+
+fn invoke(runner: &Runner, event: &[u8]) -> Outcome {
+    block_on(runner.invoke(event, &invocation(), &config(), account()))
+}
+
+fn error_code(outcome: &Outcome) -> String {
+    let body: Value = serde_json::from_str(&outcome.response.body).unwrap();
+    body["error"].as_str().unwrap_or_default().to_owned()
+}
+
+fn runner(limits: Limits) -> Runner {
+    Runner::new(attach_iot_policy::GUEST_COMPONENT, limits).expect("the component loads")
+}
+
+#[test]
+fn invalid_utf8_is_refused_before_the_guest_runs() {
+    let r = runner(Limits::default());
+    let outcome = invoke(&r, b"{\"httpMethod\":\"GET\xff\"}");
+    assert_eq!(outcome.response.status_code, 400);
+    assert_eq!(error_code(&outcome), "invalid-event");
+    assert!(outcome.calls.is_empty());
+}
+
+#[test]
+fn oversized_event_is_refused_with_413() {
+    let r = runner(Limits { max_event_bytes: 1024, ..Limits::default() });
+    let outcome = invoke(&r, &vec![b' '; 1025]);
+    assert_eq!(outcome.response.status_code, 413);
+    assert_eq!(error_code(&outcome), "event-too-large");
+}
+
+#[test]
+fn a_six_megabyte_event_is_handled_within_the_default_limits() {
+    let mut event: Value = serde_json::from_str(EXAMPLE_EVENT).unwrap();
+    event["body"] = Value::String("x".repeat(6_000_000));
+    let outcome = invoke(&runner(Limits::default()), event.to_string().as_bytes());
+    assert_eq!(outcome.response.status_code, 200, "{}", outcome.response.body);
+}
+
+#[test]
+fn a_trap_is_a_500_and_the_next_invocation_works() {
+    // An event larger than the guest's memory cap makes the guest trap while
+    // the host copies the event in.
+    let r = runner(Limits { memory_bytes: 2 << 20, max_event_bytes: 64 << 20, ..Limits::default() });
+    let mut big: Value = serde_json::from_str(EXAMPLE_EVENT).unwrap();
+    big["body"] = Value::String("x".repeat(4 << 20));
+    let trapped = invoke(&r, big.to_string().as_bytes());
+    assert_eq!(trapped.response.status_code, 500);
+    assert_eq!(error_code(&trapped), "internal-error");
+    assert!(!trapped.response.body.contains("wasm"), "no internals in the body: {}", trapped.response.body);
+
+    let next = invoke(&r, EXAMPLE_EVENT.as_bytes());
+    assert_eq!(next.response.status_code, 200, "{}", next.response.body);
+}
+
+#[test]
+fn running_out_of_fuel_is_a_500_not_a_hang() {
+    let r = runner(Limits { fuel: 10_000, ..Limits::default() });
+    let outcome = invoke(&r, EXAMPLE_EVENT.as_bytes());
+    assert_eq!(outcome.response.status_code, 500);
+    assert!(outcome.calls.is_empty(), "{:?}", outcome.calls);
+}
+
+/// Captures what the host logs while `f` runs.
+fn capture_logs(f: impl FnOnce()) -> String {
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    impl Write for Buffer {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, f);
+    String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap()
+}
+
+#[test]
+fn the_callers_credentials_reach_no_log_and_no_response() {
+    let token = "IQoJb3JpZ2luX2VjEXAMPLE-caller-session-token";
+    let access_key = "ASIAEXAMPLECALLERKEY1";
+    let mut event: Value = serde_json::from_str(EXAMPLE_EVENT).unwrap();
+    event["headers"]["x-amz-security-token"] = token.into();
+    event["multiValueHeaders"]["x-amz-security-token"] = serde_json::json!([token]);
+    event["requestContext"]["identity"]["accessKey"] = access_key.into();
+    let r = runner(Limits::default());
+    let mut outcome = None;
+    let logs = capture_logs(|| outcome = Some(invoke(&r, event.to_string().as_bytes())));
+    let outcome = outcome.unwrap();
+    assert_eq!(outcome.response.status_code, 200);
+    assert!(logs.contains("request_id=test"), "every line names the request: {logs}");
+    for text in [&logs, &outcome.response.body] {
+        assert!(!text.contains(token) && !text.contains(access_key), "{text}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes_never_trap_the_guest(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        static RUNNER: std::sync::OnceLock<Runner> = std::sync::OnceLock::new();
+        let r = RUNNER.get_or_init(|| runner(Limits::default()));
+        let outcome = invoke(r, &bytes);
+        prop_assert!(matches!(outcome.response.status_code, 200 | 204 | 400 | 403 | 404), "{}", outcome.response.status_code);
+    }
+
+    #[test]
+    fn arbitrary_json_objects_never_trap_the_guest(
+        method in prop::option::of("[A-Z]{0,8}"),
+        identity in prop::option::of(".{0,60}"),
+        pool in prop::option::of(".{0,60}"),
+        auth_type in prop::option::of(prop_oneof![Just("authenticated".to_string()), ".{0,16}"]),
+        provider in prop::option::of(".{0,160}"),
+        v2 in any::<bool>(),
+    ) {
+        static RUNNER: std::sync::OnceLock<Runner> = std::sync::OnceLock::new();
+        let r = RUNNER.get_or_init(|| runner(Limits::default()));
+        let event = if v2 {
+            serde_json::json!({"version": "2.0", "requestContext": {"http": {"method": method},
+                "authorizer": {"iam": {"cognitoIdentity": {"identityId": identity, "identityPoolId": pool,
+                "amr": [auth_type, provider]}}}}})
+        } else {
+            serde_json::json!({"httpMethod": method, "requestContext": {"identity": {"cognitoIdentityId": identity,
+                "cognitoIdentityPoolId": pool, "cognitoAuthenticationType": auth_type,
+                "cognitoAuthenticationProvider": provider}}})
+        };
+        let outcome = invoke(r, event.to_string().as_bytes());
+        prop_assert!(matches!(outcome.response.status_code, 200 | 204 | 400 | 403 | 404), "{}", outcome.response.status_code);
+    }
+}
