@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use attach_iot_policy::aws::Aws;
+use attach_iot_policy::aws::client::AwsClient;
 use attach_iot_policy::aws::simulated::{AccountState, SimulatedAccount};
 use attach_iot_policy::config::Config;
 use attach_iot_policy::runner::{self, Invocation, Limits, Runner};
@@ -74,7 +75,7 @@ fn run(cli: Cli) -> Result<()> {
                 let state: AccountState = serde_json::from_str(&state).context("reading the simulated account")?;
                 Arc::new(SimulatedAccount::new(state))
             } else {
-                anyhow::bail!("calls to real AWS are not built yet; pass --simulate");
+                Arc::new(AwsClient::from_env()?)
             };
             let runner = Runner::new(attach_iot_policy::GUEST_COMPONENT, Limits::default())
                 .map_err(|e| anyhow::anyhow!("loading the component: {e:#}"))?;

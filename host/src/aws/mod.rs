@@ -1,6 +1,10 @@
 //! The AWS calls the component imports, behind one trait so the runner does not
 //! care whether they go to AWS or to the simulated account.
 
+pub mod client;
+pub mod endpoints;
+pub mod errors;
+pub mod retry;
 pub mod simulated;
 
 use std::time::Instant;

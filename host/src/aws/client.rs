@@ -1,0 +1,355 @@
+//! The real AWS calls: SigV4-signed with `aws-sigv4`, sent with `reqwest`,
+//! retried with backoff inside the invocation's deadline.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use async_trait::async_trait;
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4;
+use aws_smithy_runtime_api::client::identity::Identity;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::{Value, json};
+use tracing::{Level, event};
+
+use super::endpoints::{Endpoints, Service};
+use super::errors::{classify, is_retryable};
+use super::retry::RetryPolicy;
+use super::{Attribute, Aws, AwsError, CallContext};
+
+/// Characters left as they are in a path segment (RFC 3986 unreserved).
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const COGNITO_TARGET_PREFIX: &str = "AWSCognitoIdentityProviderService.";
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Shorter than the idle timeouts of AWS's load balancers, so a pooled
+/// connection is rarely found closed.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why the client could not be built. Messages name variables, never values.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("{0}")]
+    Credentials(String),
+    #[error(
+        "AWS_REGION is not set (nor AWS_DEFAULT_REGION): the region whose IoT endpoint gets the policy, for example us-east-1"
+    )]
+    MissingRegion,
+    #[error("{0} is not an AWS region name")]
+    BadRegion(&'static str),
+    #[error("{0} is not an http:// or https:// URL")]
+    BadEndpoint(&'static str),
+    #[error("building the HTTP client: {0}")]
+    Http(String),
+}
+
+pub struct AwsClient {
+    http: reqwest::Client,
+    /// `Identity` keeps the credentials; its `Debug` redacts them.
+    identity: Identity,
+    region: String,
+    endpoints: Endpoints,
+    retry: RetryPolicy,
+}
+
+impl AwsClient {
+    pub fn from_env() -> Result<Self, SetupError> {
+        Self::from_lookup(|name| std::env::var(name).ok(), RetryPolicy::default())
+    }
+
+    pub fn from_lookup(var: impl Fn(&str) -> Option<String>, retry: RetryPolicy) -> Result<Self, SetupError> {
+        let identity = credentials(&var)?.into();
+        let (region_var, region) = match (var("AWS_REGION"), var("AWS_DEFAULT_REGION")) {
+            (Some(r), _) if !r.trim().is_empty() => ("AWS_REGION", r),
+            (_, Some(r)) if !r.trim().is_empty() => ("AWS_DEFAULT_REGION", r),
+            _ => return Err(SetupError::MissingRegion),
+        };
+        let region = region.trim().to_owned();
+        if !attach_iot_policy_guest::ids::is_region(&region) {
+            return Err(SetupError::BadRegion(region_var));
+        }
+        let endpoints = Endpoints::from_lookup(&var);
+        for (name, url) in endpoints.overrides() {
+            if reqwest::Url::parse(url).map_or(true, |u| !matches!(u.scheme(), "http" | "https")) {
+                return Err(SetupError::BadEndpoint(name));
+            }
+        }
+        // reqwest is built without a default crypto provider: ring is the
+        // one that cross-compiles without a C toolchain for every target.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .user_agent(concat!("attach-iot-policy/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| SetupError::Http(e.to_string()))?;
+        Ok(Self { http, identity, region, endpoints, retry })
+    }
+
+    /// Sends one operation, retrying what may succeed on a second try.
+    async fn send(&self, cx: &CallContext, op: Operation<'_>) -> Result<Vec<u8>, AwsError> {
+        let started = Instant::now();
+        let mut attempt = 1;
+        loop {
+            let result = self.attempt(cx, &op).await;
+            let (status, outcome) = match &result {
+                Ok(_) => ("ok".to_owned(), None),
+                Err((status, e)) => (status.map_or_else(|| "no answer".to_owned(), |s| s.to_string()), Some(e)),
+            };
+            let retry_in = match outcome {
+                Some(e) if is_retryable(e) => self.retry.backoff(attempt, Instant::now(), cx.deadline),
+                _ => None,
+            };
+            if let Some(wait) = retry_in {
+                event!(Level::DEBUG, operation = op.name, status, attempt, wait_ms = wait.as_millis() as u64, "retrying");
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+                continue;
+            }
+            let duration_ms = started.elapsed().as_millis() as u64;
+            match &outcome {
+                None => event!(Level::INFO, operation = op.name, status, attempts = attempt, duration_ms, "aws call"),
+                Some(e) => event!(
+                    Level::WARN,
+                    operation = op.name,
+                    status,
+                    attempts = attempt,
+                    duration_ms,
+                    error = e.kind(),
+                    "aws call failed: {}",
+                    e.message()
+                ),
+            }
+            return result.map_err(|(_, e)| e);
+        }
+    }
+
+    /// One signed request. The error carries the HTTP status when there was one.
+    async fn attempt(&self, cx: &CallContext, op: &Operation<'_>) -> Result<Vec<u8>, (Option<u16>, AwsError)> {
+        let now = Instant::now();
+        if now >= cx.deadline {
+            return Err((None, AwsError::Unavailable("the invocation's deadline passed before the call".into())));
+        }
+        let request = self.signed_request(op).map_err(|e| (None, e))?;
+        let mut request = reqwest::Request::try_from(request)
+            .map_err(|_| (None, AwsError::Other("the request could not be built".into())))?;
+        *request.timeout_mut() = Some(self.retry.attempt_timeout(now, cx.deadline));
+
+        let response = self.http.execute(request).await.map_err(|e| (None, transport_error(&e)))?;
+        let status = response.status().as_u16();
+        let error_type = response
+            .headers()
+            .get("x-amzn-ErrorType")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = response.bytes().await.map_err(|e| (Some(status), transport_error(&e)))?;
+        if (200..300).contains(&status) {
+            Ok(body.to_vec())
+        } else {
+            Err((Some(status), classify(status, error_type.as_deref(), &body)))
+        }
+    }
+
+    fn signed_request(&self, op: &Operation<'_>) -> Result<http::Request<Vec<u8>>, AwsError> {
+        let base = self.endpoints.resolve(op.service, op.region);
+        let url = format!("{base}{}", op.path);
+        let mut builder = http::Request::builder().method(op.method).uri(&url);
+        for (name, value) in &op.headers {
+            builder = builder.header(*name, value.as_str());
+        }
+        let mut request =
+            builder.body(op.body.clone()).map_err(|_| AwsError::InvalidRequest("the request URL is invalid".into()))?;
+
+        let params = v4::SigningParams::builder()
+            .identity(&self.identity)
+            .region(op.region)
+            .name(op.service.signing_name())
+            .time(SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .map_err(|_| AwsError::Other("the signing parameters are incomplete".into()))?
+            .into();
+        let headers = request.headers().iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)));
+        let signable = SignableRequest::new(op.method, &url, headers, SignableBody::Bytes(&op.body))
+            .map_err(|_| AwsError::InvalidRequest("the request could not be signed".into()))?;
+        let (instructions, _signature) = sign(signable, &params)
+            .map_err(|_| AwsError::Other("signing the request failed".into()))?
+            .into_parts();
+        instructions.apply_to_request_http1x(&mut request);
+        Ok(request)
+    }
+
+    fn cognito<'a>(&self, user_pool_id: &'a str, action: &'static str, body: Value) -> Result<Operation<'a>, AwsError> {
+        // A user pool lives in the region its ID names, whatever the function's region.
+        let region = attach_iot_policy_guest::ids::region_of_user_pool_id(user_pool_id)
+            .ok_or_else(|| AwsError::InvalidRequest("the user pool ID is not of the form <region>_<id>".into()))?;
+        Ok(Operation {
+            name: action,
+            service: Service::CognitoIdentityProvider,
+            region,
+            method: "POST",
+            path: "/".into(),
+            headers: vec![
+                ("content-type", "application/x-amz-json-1.1".into()),
+                ("x-amz-target", format!("{COGNITO_TARGET_PREFIX}{action}")),
+            ],
+            body: body.to_string().into_bytes(),
+        })
+    }
+}
+
+/// One AWS API call, before signing.
+struct Operation<'a> {
+    name: &'static str,
+    service: Service,
+    region: &'a str,
+    method: &'static str,
+    path: String,
+    headers: Vec<(&'static str, String)>,
+    body: Vec<u8>,
+}
+
+fn credentials(var: &impl Fn(&str) -> Option<String>) -> Result<Credentials, SetupError> {
+    let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+    let (key, secret, token) = (get("AWS_ACCESS_KEY_ID"), get("AWS_SECRET_ACCESS_KEY"), get("AWS_SESSION_TOKEN"));
+    let missing = |what: &str| {
+        SetupError::Credentials(format!(
+            "{what}; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials), \
+             for example with: eval \"$(aws configure export-credentials --format env)\""
+        ))
+    };
+    match (key, secret) {
+        (Some(key), Some(secret)) => Ok(Credentials::new(key, secret, token, None, "environment")),
+        (Some(_), None) => Err(missing("AWS_SECRET_ACCESS_KEY is not set, but AWS_ACCESS_KEY_ID is")),
+        (None, Some(_)) => Err(missing("AWS_ACCESS_KEY_ID is not set, but AWS_SECRET_ACCESS_KEY is")),
+        (None, None) if token.is_some() => Err(missing("AWS_SESSION_TOKEN is set without an access key")),
+        (None, None) => Err(missing("no AWS credentials in the environment")),
+    }
+}
+
+/// A request that got no HTTP answer. The text names the kind of failure
+/// only: reqwest's own text may carry the URL.
+fn transport_error(e: &reqwest::Error) -> AwsError {
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_body() || e.is_decode() {
+        "the answer was cut off"
+    } else {
+        "the connection failed"
+    };
+    AwsError::Unavailable(format!("{what} (no HTTP answer)"))
+}
+
+#[async_trait]
+impl Aws for AwsClient {
+    async fn attach_policy(&self, cx: &CallContext, policy_name: &str, target: &str) -> Result<(), AwsError> {
+        let op = Operation {
+            name: "AttachPolicy",
+            service: Service::Iot,
+            region: &self.region,
+            method: "PUT",
+            path: format!("/target-policies/{}", utf8_percent_encode(policy_name, PATH_SEGMENT)),
+            headers: vec![("content-type", "application/json".into())],
+            body: json!({ "target": target }).to_string().into_bytes(),
+        };
+        self.send(cx, op).await.map(drop)
+    }
+
+    async fn list_users(&self, cx: &CallContext, user_pool_id: &str, filter: &str) -> Result<Vec<String>, AwsError> {
+        let op = self.cognito(user_pool_id, "ListUsers", json!({ "UserPoolId": user_pool_id, "Filter": filter }))?;
+        let body = self.send(cx, op).await?;
+        let users = serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
+            v.get("Users")?.as_array()?.iter().map(|u| u.get("Username")?.as_str().map(str::to_owned)).collect()
+        });
+        users.ok_or_else(|| AwsError::Other("ListUsers answered with a body that has no Users list".into()))
+    }
+
+    async fn update_attributes(
+        &self,
+        cx: &CallContext,
+        user_pool_id: &str,
+        username: &str,
+        attributes: &[Attribute],
+    ) -> Result<(), AwsError> {
+        let attributes: Vec<Value> = attributes.iter().map(|a| json!({ "Name": a.name, "Value": a.value })).collect();
+        let body = json!({ "UserPoolId": user_pool_id, "Username": username, "UserAttributes": attributes });
+        let op = self.cognito(user_pool_id, "AdminUpdateUserAttributes", body)?;
+        self.send(cx, op).await.map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn client(vars: &[(&str, &str)]) -> Result<AwsClient, SetupError> {
+        let map: HashMap<&str, &str> = vars.iter().copied().collect();
+        AwsClient::from_lookup(|k| map.get(k).map(|v| v.to_string()), RetryPolicy::default())
+    }
+
+    const KEYS: [(&str, &str); 3] = [
+        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+        ("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+
+    #[test]
+    fn missing_or_partial_credentials_are_clear_and_do_not_echo() {
+        for (vars, says) in [
+            (vec![("AWS_REGION", "us-east-1")], "no AWS credentials"),
+            (vec![KEYS[0], KEYS[2]], "AWS_SECRET_ACCESS_KEY is not set"),
+            (vec![KEYS[1], KEYS[2]], "AWS_ACCESS_KEY_ID is not set"),
+            (vec![("AWS_SESSION_TOKEN", "tok3n-s3cret"), KEYS[2]], "AWS_SESSION_TOKEN is set"),
+        ] {
+            let Err(e) = client(&vars) else { panic!("{vars:?} was accepted") };
+            let text = e.to_string();
+            assert!(text.contains(says), "{text}");
+            assert!(!text.contains("wJalrXUtnFEMI") && !text.contains("tok3n-s3cret"), "{text}");
+        }
+    }
+
+    #[test]
+    fn region_and_endpoints_are_checked_at_start() {
+        assert!(matches!(client(&KEYS[..2]), Err(SetupError::MissingRegion)));
+        let mut bad_region = KEYS.to_vec();
+        bad_region[2] = ("AWS_REGION", "Mars");
+        assert!(matches!(client(&bad_region), Err(SetupError::BadRegion("AWS_REGION"))));
+        let mut bad_endpoint = KEYS.to_vec();
+        bad_endpoint.push(("AWS_ENDPOINT_URL_IOT", "localhost:5000"));
+        assert!(matches!(client(&bad_endpoint), Err(SetupError::BadEndpoint("AWS_ENDPOINT_URL_IOT"))));
+        assert!(client(&KEYS).is_ok());
+    }
+
+    #[test]
+    fn attach_policy_is_signed_for_iot_with_the_name_encoded() {
+        let c = client(&KEYS).unwrap();
+        let op = Operation {
+            name: "AttachPolicy",
+            service: Service::Iot,
+            region: "us-east-1",
+            method: "PUT",
+            path: format!("/target-policies/{}", utf8_percent_encode("my+policy=1", PATH_SEGMENT)),
+            headers: vec![("content-type", "application/json".into())],
+            body: b"{}".to_vec(),
+        };
+        let r = c.signed_request(&op).unwrap();
+        assert_eq!(r.uri().to_string(), "https://iot.us-east-1.amazonaws.com/target-policies/my%2Bpolicy%3D1");
+        let auth = r.headers()["authorization"].to_str().unwrap();
+        assert!(auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"), "{auth}");
+        assert!(auth.contains("/us-east-1/iot/aws4_request"), "{auth}");
+        assert!(!format!("{:?}", c.identity).contains("wJalrXUtnFEMI"));
+    }
+
+    #[test]
+    fn cognito_calls_go_to_the_user_pools_region() {
+        let c = client(&KEYS).unwrap();
+        let op = c.cognito("eu-west-1_AbC", "ListUsers", json!({})).unwrap();
+        let r = c.signed_request(&op).unwrap();
+        assert_eq!(r.uri().to_string(), "https://cognito-idp.eu-west-1.amazonaws.com/");
+        assert_eq!(r.headers()["x-amz-target"], "AWSCognitoIdentityProviderService.ListUsers");
+        assert!(r.headers()["authorization"].to_str().unwrap().contains("/eu-west-1/cognito-idp/aws4_request"));
+        assert!(c.cognito("not-a-pool", "ListUsers", json!({})).is_err());
+    }
+}

@@ -1,0 +1,133 @@
+//! Turns an AWS answer that is not a success into the WIT error variant.
+//! Anything, even HTML or an empty body, becomes a typed error.
+
+use super::AwsError;
+
+/// What kind of failure a response is, and whether to try again.
+pub fn classify(status: u16, error_type_header: Option<&str>, body: &[u8]) -> AwsError {
+    let parsed: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+    let field = |names: &[&str]| -> Option<String> {
+        let object = parsed.as_ref()?.as_object()?;
+        names.iter().find_map(|n| object.get(*n)?.as_str().map(str::to_owned))
+    };
+    let code = error_type_header
+        .map(str::to_owned)
+        .or_else(|| field(&["__type", "code", "Code"]))
+        .map(|c| short_code(&c).to_owned());
+    let message = field(&["message", "Message", "errorMessage"]).unwrap_or_default();
+    let text = match (&code, message.is_empty()) {
+        (Some(code), false) => format!("{code}: {}", clip(&message)),
+        (Some(code), true) => code.clone(),
+        (None, _) => format!("HTTP {status} with no AWS error code"),
+    };
+
+    match code.as_deref() {
+        Some(
+            "ResourceNotFoundException" | "UserNotFoundException" | "NotFoundException" | "UserPoolNotFoundException",
+        ) => AwsError::NotFound(text),
+        Some(
+            "AccessDeniedException"
+            | "AccessDenied"
+            | "UnauthorizedException"
+            | "NotAuthorizedException"
+            | "InvalidSignatureException"
+            | "SignatureDoesNotMatch"
+            | "IncompleteSignature"
+            | "UnrecognizedClientException"
+            | "InvalidClientTokenId"
+            | "ExpiredTokenException"
+            | "ExpiredToken"
+            | "MissingAuthenticationToken",
+        ) => AwsError::AccessDenied(text),
+        Some(code) if is_throttling_code(code) => AwsError::Throttled(text),
+        Some("ServiceUnavailableException" | "InternalFailureException" | "InternalErrorException" | "InternalException") => {
+            AwsError::Unavailable(text)
+        }
+        _ if status == 429 => AwsError::Throttled(text),
+        _ if status >= 500 => AwsError::Unavailable(text),
+        _ if status == 401 || status == 403 => AwsError::AccessDenied(text),
+        Some(_) if (400..500).contains(&status) => AwsError::InvalidRequest(text),
+        _ => AwsError::Other(text),
+    }
+}
+
+pub fn is_throttling_code(code: &str) -> bool {
+    matches!(
+        code,
+        "ThrottlingException"
+            | "TooManyRequestsException"
+            | "Throttling"
+            | "ThrottledException"
+            | "RequestLimitExceeded"
+            | "RequestThrottled"
+            | "RequestThrottledException"
+            | "SlowDown"
+    )
+}
+
+/// Whether the call may succeed if made again.
+pub fn is_retryable(error: &AwsError) -> bool {
+    matches!(error, AwsError::Throttled(_) | AwsError::Unavailable(_))
+}
+
+/// `aws.protocols#ThrottlingException:http://…` → `ThrottlingException`.
+fn short_code(code: &str) -> &str {
+    let code = code.rsplit_once('#').map_or(code, |(_, c)| c);
+    code.split_once(':').map_or(code, |(c, _)| c).trim()
+}
+
+/// Keeps AWS's message to one short line.
+fn clip(message: &str) -> String {
+    let line: String = message.chars().filter(|c| !c.is_control()).take(300).collect();
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_come_from_the_header_or_the_body() {
+        let e = classify(404, Some("ResourceNotFoundException:http://internal.amazon.com/"), b"{}");
+        assert!(matches!(e, AwsError::NotFound(m) if m == "ResourceNotFoundException"));
+        let e = classify(400, None, br#"{"__type":"com.amazonaws.cognito#UserNotFoundException","message":"User does not exist."}"#);
+        assert!(matches!(e, AwsError::NotFound(m) if m == "UserNotFoundException: User does not exist."));
+        let e = classify(400, None, br#"{"code":"InvalidParameterException"}"#);
+        assert!(matches!(e, AwsError::InvalidRequest(_)));
+    }
+
+    #[test]
+    fn throttling_and_server_errors() {
+        assert!(matches!(classify(400, None, br#"{"__type":"ThrottlingException"}"#), AwsError::Throttled(_)));
+        assert!(matches!(classify(400, None, br#"{"__type":"TooManyRequestsException"}"#), AwsError::Throttled(_)));
+        assert!(matches!(classify(429, None, b""), AwsError::Throttled(_)));
+        assert!(matches!(classify(503, None, b"<html>Service Unavailable</html>"), AwsError::Unavailable(_)));
+        assert!(matches!(classify(500, None, br#"{"__type":"InternalErrorException"}"#), AwsError::Unavailable(_)));
+    }
+
+    #[test]
+    fn signature_and_permission_errors_are_access_denied() {
+        for code in ["InvalidSignatureException", "UnrecognizedClientException", "AccessDeniedException", "ExpiredTokenException"] {
+            let body = format!(r#"{{"__type":"{code}","message":"m"}}"#);
+            assert!(matches!(classify(403, None, body.as_bytes()), AwsError::AccessDenied(_)), "{code}");
+        }
+        assert!(matches!(classify(403, None, b"<html>"), AwsError::AccessDenied(_)));
+    }
+
+    #[test]
+    fn answers_that_are_not_aws_shaped_are_still_typed() {
+        assert!(matches!(classify(200, None, b"<html>"), AwsError::Other(_)));
+        assert!(matches!(classify(302, None, b""), AwsError::Other(_)));
+        assert!(matches!(classify(400, None, br#"{"__type": "Trunc"#), AwsError::Other(_)));
+        let long = format!(r#"{{"__type":"X","message":"{}"}}"#, "a\n".repeat(1000));
+        assert!(classify(400, None, long.as_bytes()).message().len() < 320);
+    }
+
+    #[test]
+    fn retryable() {
+        assert!(is_retryable(&AwsError::Throttled(String::new())));
+        assert!(is_retryable(&AwsError::Unavailable(String::new())));
+        assert!(!is_retryable(&AwsError::InvalidRequest(String::new())));
+        assert!(!is_retryable(&AwsError::AccessDenied(String::new())));
+    }
+}

@@ -1,0 +1,101 @@
+"""Sets up and inspects a moto server for the integration tests.
+
+    moto_ctl.py setup URL   -> JSON with the IDs and keys the tests use
+    moto_ctl.py state URL JSON-QUERY -> JSON with the policies and attributes
+    moto_ctl.py auth URL on|off
+
+moto checks signatures and IAM policies only while auth is on; setup and
+state run with it off (moto misverifies requests that have no body).
+"""
+import json
+import sys
+import urllib.request
+
+import boto3
+
+REGION = "us-east-1"
+ADMIN = dict(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
+POLICY_DOC = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"}]}
+
+
+def client(url, service):
+    return boto3.client(service, endpoint_url=url, **ADMIN)
+
+
+def auth(url, on):
+    body = b"0" if on else b"inf"
+    request = urllib.request.Request(
+        f"{url}/moto-api/reset-auth", data=body, method="POST", headers={"Content-Type": "text/plain"}
+    )
+    urllib.request.urlopen(request).read()
+
+
+def iam_user(iam, name, actions):
+    iam.create_user(UserName=name)
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}
+    iam.put_user_policy(UserName=name, PolicyName=f"{name}-policy", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return {"id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}
+
+
+def setup(url):
+    auth(url, False)
+    iot = client(url, "iot")
+    iot.create_policy(policyName="iot-connect-own-topics", policyDocument=json.dumps(POLICY_DOC))
+
+    identity = client(url, "cognito-identity")
+    pool_id = identity.create_identity_pool(IdentityPoolName="app", AllowUnauthenticatedIdentities=True)["IdentityPoolId"]
+    identity_ids = [identity.get_id(IdentityPoolId=pool_id)["IdentityId"] for _ in range(3)]
+
+    idp = client(url, "cognito-idp")
+    user_pool_id = idp.create_user_pool(
+        PoolName="users",
+        Schema=[{"Name": "iotPolicyIsAttached", "AttributeDataType": "String", "Mutable": True}],
+    )["UserPool"]["Id"]
+    users = []
+    for username in ["mat@example.com", "ana@example.com", "lee@example.com"]:
+        idp.admin_create_user(UserPoolId=user_pool_id, Username=username)
+        attributes = idp.admin_get_user(UserPoolId=user_pool_id, Username=username)["UserAttributes"]
+        users.append({"username": username, "sub": next(a["Value"] for a in attributes if a["Name"] == "sub")})
+
+    iam = client(url, "iam")
+    allowed = ["iot:AttachPolicy", "cognito-idp:ListUsers", "cognito-idp:AdminUpdateUserAttributes"]
+    return {
+        "region": REGION,
+        "policyName": "iot-connect-own-topics",
+        "identityPoolId": pool_id,
+        "identityIds": identity_ids,
+        "userPoolId": user_pool_id,
+        "users": users,
+        "functionKey": iam_user(iam, "attach-iot-policy-fn", allowed),
+        "attachOnlyKey": iam_user(iam, "attach-only-fn", ["iot:AttachPolicy"]),
+    }
+
+
+def state(url, query):
+    auth(url, False)
+    try:
+        iot = client(url, "iot")
+        policies = [p["policyName"] for p in iot.list_attached_policies(target=query["identityId"])["policies"]]
+        idp = client(url, "cognito-idp")
+        user = idp.admin_get_user(UserPoolId=query["userPoolId"], Username=query["username"])
+        attributes = {a["Name"]: a["Value"] for a in user["UserAttributes"]}
+        return {"policies": policies, "attributes": attributes}
+    finally:
+        auth(url, True)
+
+
+def main():
+    command, url = sys.argv[1], sys.argv[2]
+    if command == "setup":
+        print(json.dumps(setup(url)))
+    elif command == "state":
+        print(json.dumps(state(url, json.loads(sys.argv[3]))))
+    elif command == "auth":
+        auth(url, sys.argv[3] == "on")
+    else:
+        sys.exit(f"unknown command {command}")
+
+
+if __name__ == "__main__":
+    main()
