@@ -1,5 +1,5 @@
 # Thin wrappers; each target is a word the README uses.
-.PHONY: build guest run test lint fmt clean
+.PHONY: build guest run test lint fmt clean venv
 
 GUEST_WASM := target/wasm32-wasip2/guest/attach_iot_policy_guest.wasm
 BIN        := target/release/attach-iot-policy
@@ -12,6 +12,15 @@ RUN_ENV    := IOT_POLICY_NAME=amplify-toolkit-iot-message-viewer
 	rustup target add wasm32-wasip2 >/dev/null 2>&1 || rustup target add wasm32-wasip2
 	@touch $@
 
+# moto for the AWS integration tests, in a local virtualenv.
+VENV := .venv
+$(VENV)/.installed: tests/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+	@touch $@
+
+venv: $(VENV)/.installed
+
 guest: .wasm-target
 	cargo build -p attach-iot-policy-guest --target wasm32-wasip2 --profile guest
 
@@ -21,7 +30,7 @@ build: guest
 run: build
 	$(RUN_ENV) $(BIN) invoke --simulate --event examples/event-rest.json
 
-test: guest lint
+test: guest lint venv
 	cargo test --workspace
 
 lint: .wasm-target

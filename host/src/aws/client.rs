@@ -92,9 +92,10 @@ impl AwsClient {
         loop {
             let result = self.attempt(cx, &op).await;
             let (status, outcome) = match &result {
-                Ok(_) => ("ok".to_owned(), None),
-                Err((status, e)) => (status.map_or_else(|| "no answer".to_owned(), |s| s.to_string()), Some(e)),
+                Ok((status, _)) => (Some(*status), None),
+                Err((status, e)) => (*status, Some(e)),
             };
+            let status = status.map_or_else(|| "none".to_owned(), |s| s.to_string());
             let retry_in = match outcome {
                 Some(e) if is_retryable(e) => self.retry.backoff(attempt, Instant::now(), cx.deadline),
                 _ => None,
@@ -108,6 +109,17 @@ impl AwsClient {
             let duration_ms = started.elapsed().as_millis() as u64;
             match &outcome {
                 None => event!(Level::INFO, operation = op.name, status, attempts = attempt, duration_ms, "aws call"),
+                // The sub-as-username miss is an expected step, not a warning.
+                Some(e @ AwsError::NotFound(_)) => event!(
+                    Level::INFO,
+                    operation = op.name,
+                    status,
+                    attempts = attempt,
+                    duration_ms,
+                    error = e.kind(),
+                    "aws call: {}",
+                    e.message()
+                ),
                 Some(e) => event!(
                     Level::WARN,
                     operation = op.name,
@@ -119,12 +131,12 @@ impl AwsClient {
                     e.message()
                 ),
             }
-            return result.map_err(|(_, e)| e);
+            return result.map(|(_, body)| body).map_err(|(_, e)| e);
         }
     }
 
     /// One signed request. The error carries the HTTP status when there was one.
-    async fn attempt(&self, cx: &CallContext, op: &Operation<'_>) -> Result<Vec<u8>, (Option<u16>, AwsError)> {
+    async fn attempt(&self, cx: &CallContext, op: &Operation<'_>) -> Result<(u16, Vec<u8>), (Option<u16>, AwsError)> {
         let now = Instant::now();
         if now >= cx.deadline {
             return Err((None, AwsError::Unavailable("the invocation's deadline passed before the call".into())));
@@ -143,7 +155,7 @@ impl AwsClient {
             .map(str::to_owned);
         let body = response.bytes().await.map_err(|e| (Some(status), transport_error(&e)))?;
         if (200..300).contains(&status) {
-            Ok(body.to_vec())
+            Ok((status, body.to_vec()))
         } else {
             Err((Some(status), classify(status, error_type.as_deref(), &body)))
         }
