@@ -152,7 +152,7 @@ fn attaches_and_marks_users_then_is_idempotent() {
         assert_eq!(response["statusCode"], 200, "{attempt} call: {}", String::from_utf8_lossy(&out.stderr));
         assert_eq!(body(&response)["attributeUpdated"], true);
         let (policies, attributes) = moto.state(&identity, "mat@example.com");
-        assert_eq!(policies, [policy.clone()], "{attempt} call");
+        assert_eq!(policies, std::slice::from_ref(&policy), "{attempt} call");
         assert_eq!(attributes["custom:iotPolicyIsAttached"], "true");
     }
 
@@ -160,7 +160,7 @@ fn attaches_and_marks_users_then_is_idempotent() {
     let (_, response) = moto.invoke(&moto.http_event(1, &moto.s("/users/1/sub")), &key, &secret, &[]);
     assert_eq!(response["statusCode"], 200, "{response}");
     let (policies, attributes) = moto.state(&moto.s("/identityIds/1"), "ana@example.com");
-    assert_eq!(policies, [policy.clone()]);
+    assert_eq!(policies, std::slice::from_ref(&policy));
     assert_eq!(attributes["custom:iotPolicyIsAttached"], "true");
 }
 
@@ -206,7 +206,10 @@ fn bad_credentials_are_refused_clearly_and_never_echoed() {
 
     let (out, response) = moto.invoke(&event, &key, wrong_secret, &[]);
     assert_eq!(response["statusCode"], 502, "{response}");
-    assert_eq!(body(&response)["message"], "attaching the IoT policy failed (access-denied); the attribute was not changed");
+    assert_eq!(
+        body(&response)["message"],
+        "attaching the IoT policy failed (access-denied); the attribute was not changed"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("access-denied"));
     let (policies, _) = moto.state(&moto.s("/identityIds/0"), "mat@example.com");
     assert!(policies.is_empty(), "{policies:?}");

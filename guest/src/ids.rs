@@ -34,10 +34,8 @@ pub fn region_of_regional_uuid(s: &str) -> Option<&str> {
 pub fn region_of_user_pool_id(s: &str) -> Option<&str> {
     let (region, suffix) = s.split_once('_')?;
     // AWS allows up to 55 characters in all; real IDs have a 9-character suffix.
-    let ok = is_region(region)
-        && s.len() <= 55
-        && !suffix.is_empty()
-        && suffix.bytes().all(|c| c.is_ascii_alphanumeric());
+    let ok =
+        is_region(region) && s.len() <= 55 && !suffix.is_empty() && suffix.bytes().all(|c| c.is_ascii_alphanumeric());
     ok.then_some(region)
 }
 

@@ -101,7 +101,14 @@ impl AwsClient {
                 _ => None,
             };
             if let Some(wait) = retry_in {
-                event!(Level::DEBUG, operation = op.name, status, attempt, wait_ms = wait.as_millis() as u64, "retrying");
+                event!(
+                    Level::DEBUG,
+                    operation = op.name,
+                    status,
+                    attempt,
+                    wait_ms = wait.as_millis() as u64,
+                    "retrying"
+                );
                 tokio::time::sleep(wait).await;
                 attempt += 1;
                 continue;
@@ -148,11 +155,7 @@ impl AwsClient {
 
         let response = self.http.execute(request).await.map_err(|e| (None, transport_error(&e)))?;
         let status = response.status().as_u16();
-        let error_type = response
-            .headers()
-            .get("x-amzn-ErrorType")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let error_type = response.headers().get("x-amzn-ErrorType").and_then(|v| v.to_str().ok()).map(str::to_owned);
         let body = response.bytes().await.map_err(|e| (Some(status), transport_error(&e)))?;
         if (200..300).contains(&status) {
             Ok((status, body.to_vec()))
@@ -183,9 +186,8 @@ impl AwsClient {
         let headers = request.headers().iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)));
         let signable = SignableRequest::new(op.method, &url, headers, SignableBody::Bytes(&op.body))
             .map_err(|_| AwsError::InvalidRequest("the request could not be signed".into()))?;
-        let (instructions, _signature) = sign(signable, &params)
-            .map_err(|_| AwsError::Other("signing the request failed".into()))?
-            .into_parts();
+        let (instructions, _signature) =
+            sign(signable, &params).map_err(|_| AwsError::Other("signing the request failed".into()))?.into_parts();
         instructions.apply_to_request_http1x(&mut request);
         Ok(request)
     }

@@ -47,7 +47,8 @@ impl Endpoints {
         if ignore {
             return Self::default();
         }
-        let url = |name: String| var(&name).map(|v| v.trim().trim_end_matches('/').to_owned()).filter(|v| !v.is_empty());
+        let url =
+            |name: String| var(&name).map(|v| v.trim().trim_end_matches('/').to_owned()).filter(|v| !v.is_empty());
         Self {
             all: url("AWS_ENDPOINT_URL".into()),
             iot: url(format!("AWS_ENDPOINT_URL_{}", Service::Iot.env_suffix())),
@@ -97,7 +98,10 @@ mod tests {
     fn aws_defaults() {
         let e = endpoints(&[]);
         assert_eq!(e.resolve(Service::Iot, "us-west-2"), "https://iot.us-west-2.amazonaws.com");
-        assert_eq!(e.resolve(Service::CognitoIdentityProvider, "eu-west-1"), "https://cognito-idp.eu-west-1.amazonaws.com");
+        assert_eq!(
+            e.resolve(Service::CognitoIdentityProvider, "eu-west-1"),
+            "https://cognito-idp.eu-west-1.amazonaws.com"
+        );
         assert_eq!(e.resolve(Service::Iot, "cn-north-1"), "https://iot.cn-north-1.amazonaws.com.cn");
     }
 

@@ -40,9 +40,9 @@ pub fn classify(status: u16, error_type_header: Option<&str>, body: &[u8]) -> Aw
             | "MissingAuthenticationToken",
         ) => AwsError::AccessDenied(text),
         Some(code) if is_throttling_code(code) => AwsError::Throttled(text),
-        Some("ServiceUnavailableException" | "InternalFailureException" | "InternalErrorException" | "InternalException") => {
-            AwsError::Unavailable(text)
-        }
+        Some(
+            "ServiceUnavailableException" | "InternalFailureException" | "InternalErrorException" | "InternalException",
+        ) => AwsError::Unavailable(text),
         _ if status == 429 => AwsError::Throttled(text),
         _ if status >= 500 => AwsError::Unavailable(text),
         _ if status == 401 || status == 403 => AwsError::AccessDenied(text),
@@ -90,7 +90,11 @@ mod tests {
     fn codes_come_from_the_header_or_the_body() {
         let e = classify(404, Some("ResourceNotFoundException:http://internal.amazon.com/"), b"{}");
         assert!(matches!(e, AwsError::NotFound(m) if m == "ResourceNotFoundException"));
-        let e = classify(400, None, br#"{"__type":"com.amazonaws.cognito#UserNotFoundException","message":"User does not exist."}"#);
+        let e = classify(
+            400,
+            None,
+            br#"{"__type":"com.amazonaws.cognito#UserNotFoundException","message":"User does not exist."}"#,
+        );
         assert!(matches!(e, AwsError::NotFound(m) if m == "UserNotFoundException: User does not exist."));
         let e = classify(400, None, br#"{"code":"InvalidParameterException"}"#);
         assert!(matches!(e, AwsError::InvalidRequest(_)));
@@ -107,7 +111,12 @@ mod tests {
 
     #[test]
     fn signature_and_permission_errors_are_access_denied() {
-        for code in ["InvalidSignatureException", "UnrecognizedClientException", "AccessDeniedException", "ExpiredTokenException"] {
+        for code in [
+            "InvalidSignatureException",
+            "UnrecognizedClientException",
+            "AccessDeniedException",
+            "ExpiredTokenException",
+        ] {
             let body = format!(r#"{{"__type":"{code}","message":"m"}}"#);
             assert!(matches!(classify(403, None, body.as_bytes()), AwsError::AccessDenied(_)), "{code}");
         }
