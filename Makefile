@@ -1,5 +1,5 @@
 # Thin wrappers; each target is a word the README uses.
-.PHONY: build guest run test lint fmt clean venv
+.PHONY: build guest run test lint fmt clean venv package package-x86_64 package-arm64 node
 
 GUEST_WASM := target/wasm32-wasip2/guest/attach_iot_policy_guest.wasm
 BIN        := target/release/attach-iot-policy
@@ -27,11 +27,78 @@ guest: .wasm-target
 build: guest
 	cargo build --release -p attach-iot-policy
 
+# Node tools for the tests: @vercel/fun (a Lambda Runtime API) and jco.
+tests/node/node_modules/.installed: tests/node/package-lock.json
+	cd tests/node && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+node: tests/node/node_modules/.installed
+
+# The same guest for the second host: jco transpiles it to JS + core modules.
+target/jco/attacher.js: guest tests/node/node_modules/.installed
+	cd tests/node && npx jco transpile ../../$(GUEST_WASM) --instantiation async --name attacher -o ../../target/jco >/dev/null
+
+# The Lambda packages: a static musl `bootstrap` per architecture, built
+# without Cranelift, with the component precompiled for it and embedded.
+PRECOMPILER := target/debug/attach-iot-policy
+LAMBDA_BIN   = target/$(1)-unknown-linux-musl/lambda/attach-iot-policy
+
+$(PRECOMPILER): guest
+	cargo build -p attach-iot-policy
+
+# Rewrites the .cwasm only when it changed, so cargo relinks only then.
+target/precompiled/%.cwasm: $(PRECOMPILER) FORCE
+	@mkdir -p $(@D)
+	$(PRECOMPILER) precompile --target $*-unknown-linux-musl --out $@.new
+	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
+
+.musl-tools:
+	command -v musl-gcc >/dev/null || (apt-get update -qq && apt-get install -y -qq musl-tools)
+	rustup target add x86_64-unknown-linux-musl
+	@touch $@
+
+package-x86_64: .musl-tools $(VENV)/.installed target/precompiled/x86_64.cwasm
+	ATTACH_IOT_POLICY_CWASM=$(CURDIR)/target/precompiled/x86_64.cwasm \
+	  cargo build --profile lambda --target x86_64-unknown-linux-musl -p attach-iot-policy --no-default-features
+	$(call zip_bootstrap,x86_64,x86_64)
+
+# arm64: cargo-zigbuild with zig from PyPI links a static aarch64 musl binary
+# without a cross gcc; qemu-user runs it here for a smoke test.
+.zig-tools: $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check ziglang==0.14.1
+	command -v cargo-zigbuild >/dev/null || cargo install --locked cargo-zigbuild@0.24.1
+	command -v qemu-aarch64 >/dev/null || (apt-get update -qq && apt-get install -y -qq qemu-user)
+	rustup target add aarch64-unknown-linux-musl
+	@touch $@
+
+package-arm64: .zig-tools target/precompiled/aarch64.cwasm
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ATTACH_IOT_POLICY_CWASM=$(CURDIR)/target/precompiled/aarch64.cwasm \
+	  cargo zigbuild --profile lambda --target aarch64-unknown-linux-musl -p attach-iot-policy --no-default-features
+	$(call zip_bootstrap,aarch64,arm64)
+	qemu-aarch64 dist/arm64/bootstrap --version
+	IOT_POLICY_NAME=amplify-toolkit-iot-message-viewer qemu-aarch64 dist/arm64/bootstrap \
+	  invoke --simulate --event examples/event-rest.json | grep -q '"statusCode": 200'
+
+package: package-x86_64 package-arm64
+	@ls -l dist/*.zip
+
+# zip_bootstrap(rust-arch, lambda-arch): bootstrap at the zip's root, with a fixed time stamp.
+define zip_bootstrap
+	@mkdir -p dist/$(2)
+	cp $(call LAMBDA_BIN,$(1)) dist/$(2)/bootstrap
+	touch -d 2020-01-01T00:00:00Z dist/$(2)/bootstrap
+	rm -f dist/attach-iot-policy-$(2).zip
+	cd dist/$(2) && $(CURDIR)/$(VENV)/bin/python -c 'import zipfile,sys; z=zipfile.ZipFile(sys.argv[1],"w",zipfile.ZIP_DEFLATED,compresslevel=9); i=zipfile.ZipInfo("bootstrap",(2020,1,1,0,0,0)); i.external_attr=0o100755<<16; i.compress_type=zipfile.ZIP_DEFLATED; z.writestr(i,open("bootstrap","rb").read()); z.close()' ../attach-iot-policy-$(2).zip
+endef
+
+FORCE:
+
 run: build
 	$(RUN_ENV) $(BIN) invoke --simulate --event examples/event-rest.json
 
-test: guest lint venv
+test: guest lint venv node package-x86_64 target/jco/attacher.js
 	cargo test --workspace
+	cd tests/node && node --test
 
 lint: .wasm-target
 	cargo fmt --all -- --check
@@ -43,4 +110,4 @@ fmt:
 
 clean:
 	cargo clean
-	rm -f .wasm-target
+	rm -rf dist .wasm-target .musl-tools .zig-tools

@@ -96,7 +96,10 @@ fn assert_attribute_follows_every_policy(calls: &[Call], config: &Config) -> Res
 }
 
 async fn run_case(runner: &Runner, defaults: &Defaults, path: &Path) -> Result<(), String> {
-    let case: Case = read(path);
+    run_parsed_case(runner, defaults, read(path)).await
+}
+
+async fn run_parsed_case(runner: &Runner, defaults: &Defaults, case: Case) -> Result<(), String> {
     let event = match (&case.event, &case.event_text, &case.event_file) {
         (Some(v), None, None) => v.to_string(),
         (None, Some(t), None) => t.clone(),
@@ -167,4 +170,21 @@ async fn corpus_passes_in_wasmtime() {
         }
     }
     assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), paths.len(), failures.join("\n"));
+}
+
+#[tokio::test]
+async fn a_changed_expectation_fails() {
+    let runner = Runner::new(attach_iot_policy::GUEST_COMPONENT, Limits::default()).expect("component loads");
+    let defaults: Defaults = read(&root().join("tests/fixtures/defaults.json"));
+    let path = root().join("tests/fixtures/cases/rest-v1-sub-as-username.json");
+    assert!(run_case(&runner, &defaults, &path).await.is_ok());
+
+    let mut changed: Case = read(&path);
+    let msg = changed.expect.body["msg"].as_str().unwrap().to_owned();
+    changed.expect.body["msg"] = Value::String(format!("{msg} (changed)"));
+    assert!(run_parsed_case(&runner, &defaults, changed).await.is_err());
+
+    let mut reordered: Case = read(&path);
+    reordered.expect.calls.reverse();
+    assert!(run_parsed_case(&runner, &defaults, reordered).await.is_err());
 }

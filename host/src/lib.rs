@@ -11,5 +11,13 @@ pub mod config;
 pub mod response;
 pub mod runner;
 
-/// The guest component, built by `make build` and embedded at compile time.
-pub static GUEST_COMPONENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest.wasm"));
+pub mod lambda;
+pub mod logging;
+
+/// The component embedded at build time: the guest `.wasm` when the host has
+/// the compiler, otherwise a `.cwasm` precompiled for this architecture.
+pub static EMBEDDED_COMPONENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/component.bin"));
+
+/// The guest `.wasm`, in builds with the compiler.
+#[cfg(feature = "compiler")]
+pub static GUEST_COMPONENT: &[u8] = EMBEDDED_COMPONENT;

@@ -1,4 +1,4 @@
-//! The `attach-iot-policy` command.
+//! The `attach-iot-policy` command, which is also the Lambda `bootstrap`.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -11,17 +11,22 @@ use attach_iot_policy::aws::Aws;
 use attach_iot_policy::aws::client::AwsClient;
 use attach_iot_policy::aws::simulated::{AccountState, SimulatedAccount};
 use attach_iot_policy::config::Config;
+use attach_iot_policy::lambda::{self, Function, RuntimeApi};
 use attach_iot_policy::runner::{self, Invocation, Limits, Runner};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// The account `--simulate` starts from, unless `--account` names another.
 const DEFAULT_ACCOUNT: &str = include_str!("../../examples/account.json");
 
 #[derive(Parser)]
-#[command(version, about = "Attaches an AWS IoT policy to the calling Cognito identity")]
+#[command(
+    version,
+    about = "Attaches an AWS IoT policy to the calling Cognito identity",
+    after_help = "With no command and AWS_LAMBDA_RUNTIME_API set, serves Lambda invocations (the bootstrap)."
+)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
@@ -47,11 +52,32 @@ enum Command {
         #[arg(long, default_value_t = 10_000)]
         timeout_ms: u64,
     },
+    /// Compile the guest component ahead of time for a runtime-only host.
+    #[cfg(feature = "compiler")]
+    Precompile {
+        /// The Rust target triple of the host that will load it.
+        #[arg(long)]
+        target: String,
+        /// Where to write the `.cwasm`.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
-    init_logging();
-    match run(Cli::parse()) {
+    attach_iot_policy::logging::init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(command) => run(command),
+        None => match std::env::var("AWS_LAMBDA_RUNTIME_API") {
+            Ok(api) => serve_lambda(&api),
+            Err(_) => {
+                let _ = Cli::command().print_help();
+                return ExitCode::from(2);
+            }
+        },
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("attach-iot-policy: {e:#}");
@@ -60,8 +86,38 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<()> {
-    match cli.command {
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
+}
+
+/// Init, then the Runtime API loop. A failed init is reported to Lambda.
+fn serve_lambda(api: &str) -> Result<()> {
+    runtime()?.block_on(async {
+        let api = RuntimeApi::new(api).context("building the Runtime API client")?;
+        let function = match init_function() {
+            Ok(function) => function,
+            Err((error_type, e)) => {
+                let message = format!("{e:#}");
+                api.init_error(error_type, &message).await;
+                anyhow::bail!("init failed: {message}");
+            }
+        };
+        lambda::serve(api, function).await
+    })
+}
+
+/// Everything an invocation needs, built once: configuration, AWS client, component.
+fn init_function() -> std::result::Result<Function, (&'static str, anyhow::Error)> {
+    let config = Config::from_env().map_err(|e| ("Runtime.InvalidConfiguration", e.into()))?;
+    let aws = AwsClient::from_env().map_err(|e| ("Runtime.InvalidConfiguration", e.into()))?;
+    let limits = Limits::from_env().map_err(|e| ("Runtime.InvalidConfiguration", e.into()))?;
+    let runner = Runner::embedded(limits)
+        .map_err(|e| ("Runtime.ComponentLoadFailed", anyhow::anyhow!("loading the component: {e:#}")))?;
+    Ok(Function { runner: Arc::new(runner), config: Arc::new(config), aws: Arc::new(aws) })
+}
+
+fn run(command: Command) -> Result<()> {
+    match command {
         Command::Invoke { event, simulate, account, cognito_identity, request_id, timeout_ms } => {
             let config = Arc::new(Config::from_env()?);
             let event = read_event(&event)?;
@@ -77,17 +133,22 @@ fn run(cli: Cli) -> Result<()> {
             } else {
                 Arc::new(AwsClient::from_env()?)
             };
-            let runner = Runner::new(attach_iot_policy::GUEST_COMPONENT, Limits::default())
-                .map_err(|e| anyhow::anyhow!("loading the component: {e:#}"))?;
+            let runner =
+                Runner::embedded(Limits::from_env()?).map_err(|e| anyhow::anyhow!("loading the component: {e:#}"))?;
             let invocation = Invocation {
                 request_id,
                 cognito_identity,
                 deadline: runner::deadline_in(Duration::from_millis(timeout_ms)),
             };
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            let outcome = rt.block_on(runner.invoke(&event, &invocation, &config, aws));
+            let outcome = runtime()?.block_on(runner.invoke(&event, &invocation, &config, aws));
             println!("{}", serde_json::to_string_pretty(&outcome.response.to_proxy_json())?);
             Ok(())
+        }
+        #[cfg(feature = "compiler")]
+        Command::Precompile { target, out } => {
+            let cwasm = runner::precompile(attach_iot_policy::GUEST_COMPONENT, &target)
+                .map_err(|e| anyhow::anyhow!("precompiling for {target}: {e:#}"))?;
+            std::fs::write(&out, cwasm).with_context(|| format!("writing {}", out.display()))
         }
     }
 }
@@ -100,15 +161,4 @@ fn read_event(path: &PathBuf) -> Result<Vec<u8>> {
     } else {
         std::fs::read(path).with_context(|| format!("reading the event {}", path.display()))
     }
-}
-
-fn init_logging() {
-    let level = match std::env::var("AWS_LAMBDA_LOG_LEVEL").unwrap_or_default().to_ascii_uppercase().as_str() {
-        "TRACE" => tracing::Level::TRACE,
-        "DEBUG" => tracing::Level::DEBUG,
-        "WARN" => tracing::Level::WARN,
-        "ERROR" | "FATAL" => tracing::Level::ERROR,
-        _ => tracing::Level::INFO,
-    };
-    tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(level).with_target(false).init();
 }

@@ -13,7 +13,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use crate::aws::{Attribute, Aws, AwsError, CallContext};
 use crate::bindings::exports::attach_iot_policy::core::handler;
 use crate::bindings::{Attacher, AttacherPre, attach_iot_policy::core::aws as wit_aws, attach_iot_policy::core::log};
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::response::{self, Response};
 
 /// Bounds on one invocation of the guest.
@@ -33,6 +33,33 @@ impl Default for Limits {
         // Lambda's synchronous payload limit is 6 MB; the guest parses in place,
         // so it needs little more memory than the event itself.
         Self { memory_bytes: 32 << 20, fuel: 2_000_000_000, max_event_bytes: 6 << 20 }
+    }
+}
+
+impl Limits {
+    /// The defaults, each overridable: `GUEST_MEMORY_LIMIT_MB`, `GUEST_FUEL`, `MAX_EVENT_BYTES`.
+    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut limits = Self::default();
+        let number = |variable: &'static str| -> Result<Option<u64>, ConfigError> {
+            var(variable)
+                .map(|v| v.trim().parse::<u64>().ok().filter(|n| *n > 0))
+                .map(|n| n.ok_or(ConfigError { variable, problem: "must be a positive whole number".into() }))
+                .transpose()
+        };
+        if let Some(mb) = number("GUEST_MEMORY_LIMIT_MB")? {
+            limits.memory_bytes = usize::try_from(mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+        }
+        if let Some(fuel) = number("GUEST_FUEL")? {
+            limits.fuel = fuel;
+        }
+        if let Some(bytes) = number("MAX_EVENT_BYTES")? {
+            limits.max_event_bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
+        }
+        Ok(limits)
+    }
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
     }
 }
 
@@ -75,11 +102,45 @@ pub fn engine_config() -> wasmtime::Config {
     config
 }
 
+/// Compiles a component for `target` (a Rust target triple such as
+/// `aarch64-unknown-linux-musl`), for a runtime-only host to load. An explicit
+/// target means baseline CPU features, not the build machine's.
+#[cfg(feature = "compiler")]
+pub fn precompile(wasm: &[u8], target: &str) -> wasmtime::Result<Vec<u8>> {
+    let mut config = engine_config();
+    config.target(target)?;
+    Engine::new(&config)?.precompile_component(wasm)
+}
+
 impl Runner {
     /// Compiles the component and links it. Done once per process.
-    pub fn new(component: &[u8], limits: Limits) -> wasmtime::Result<Self> {
+    #[cfg(feature = "compiler")]
+    pub fn new(wasm: &[u8], limits: Limits) -> wasmtime::Result<Self> {
         let engine = Engine::new(&engine_config())?;
-        let component = Component::new(&engine, component)?;
+        let component = Component::new(&engine, wasm)?;
+        Self::link(engine, component, limits)
+    }
+
+    /// Loads a component that [`precompile`] made, without compiling anything.
+    /// wasmtime checks the artifact's version, target and settings, so a
+    /// mismatched one is an error, not undefined behaviour.
+    pub fn load_precompiled(cwasm: &[u8], limits: Limits) -> wasmtime::Result<Self> {
+        let engine = Engine::new(&engine_config())?;
+        // SAFETY: the bytes are wasmtime's own output, embedded at build time
+        // (never input from outside); wasmtime validates the header itself.
+        let component = unsafe { Component::deserialize(&engine, cwasm)? };
+        Self::link(engine, component, limits)
+    }
+
+    /// The component embedded in this binary, whichever form it has.
+    pub fn embedded(limits: Limits) -> wasmtime::Result<Self> {
+        #[cfg(feature = "compiler")]
+        return Self::new(crate::EMBEDDED_COMPONENT, limits);
+        #[cfg(not(feature = "compiler"))]
+        return Self::load_precompiled(crate::EMBEDDED_COMPONENT, limits);
+    }
+
+    fn link(engine: Engine, component: Component, limits: Limits) -> wasmtime::Result<Self> {
         let mut linker = Linker::<State>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         Attacher::add_to_linker::<State, HasSelf<State>>(&mut linker, |state| state)?;
@@ -283,6 +344,35 @@ mod tests {
             allowed_user_pool_ids: vec![],
             cors_allow_origin: "*".into(),
         }
+    }
+
+    #[cfg(feature = "compiler")]
+    #[test]
+    fn a_precompiled_component_loads_only_where_it_was_made_for() {
+        let native = format!("{}-unknown-linux-gnu", std::env::consts::ARCH);
+        let cwasm = precompile(crate::GUEST_COMPONENT, &native).unwrap();
+        assert!(Runner::load_precompiled(&cwasm, Limits::default()).is_ok());
+
+        let other = if std::env::consts::ARCH == "aarch64" { "x86_64" } else { "aarch64" };
+        let foreign = precompile(crate::GUEST_COMPONENT, &format!("{other}-unknown-linux-musl")).unwrap();
+        let err = Runner::load_precompiled(&foreign, Limits::default()).err().expect("a foreign artifact is refused");
+        assert!(
+            format!("{err:#}").to_lowercase().contains("architecture") || format!("{err:#}").contains("target"),
+            "{err:#}"
+        );
+
+        let truncated = &cwasm[..cwasm.len() / 2];
+        assert!(Runner::load_precompiled(truncated, Limits::default()).is_err());
+        assert!(Runner::load_precompiled(b"not a component", Limits::default()).is_err());
+    }
+
+    #[test]
+    fn limits_can_be_overridden_and_are_checked() {
+        let limits = Limits::from_lookup(|k| (k == "GUEST_MEMORY_LIMIT_MB").then(|| "2".into())).unwrap();
+        assert_eq!(limits.memory_bytes, 2 << 20);
+        assert_eq!(limits.fuel, Limits::default().fuel);
+        let err = Limits::from_lookup(|k| (k == "GUEST_FUEL").then(|| "lots".into())).unwrap_err();
+        assert_eq!(err.variable, "GUEST_FUEL");
     }
 
     #[test]

@@ -73,9 +73,7 @@ impl AwsClient {
                 return Err(SetupError::BadEndpoint(name));
             }
         }
-        // reqwest is built without a default crypto provider: ring is the
-        // one that cross-compiles without a C toolchain for every target.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        ensure_crypto_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
@@ -209,6 +207,13 @@ impl AwsClient {
             body: body.to_string().into_bytes(),
         })
     }
+}
+
+/// reqwest is built without a default TLS crypto provider; ring is the one
+/// that cross-compiles for every target without a C toolchain. Every client
+/// in the process needs it installed first.
+pub fn ensure_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// One AWS API call, before signing.

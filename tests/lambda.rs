@@ -1,0 +1,106 @@
+//! The packaged x86_64 `bootstrap`, unzipped and run under @vercel/fun, a real
+//! and independent Lambda Runtime API, against moto.
+
+#[path = "support/moto.rs"]
+mod moto_server;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use moto_server::{Moto, root, venv_bin};
+use serde_json::{Value, json};
+
+/// Unzips the package into a fresh directory, as Lambda would.
+fn unzip_package(into: &Path) {
+    let zip = root().join("dist/attach-iot-policy-x86_64.zip");
+    assert!(zip.exists(), "{} is missing: `make test` builds it (make package-x86_64)", zip.display());
+    let status = Command::new(venv_bin("python")).args(["-m", "zipfile", "-e"]).arg(&zip).arg(into).status().unwrap();
+    assert!(status.success());
+    let bootstrap = into.join("bootstrap");
+    let status = Command::new("chmod").arg("+x").arg(&bootstrap).status().unwrap();
+    assert!(status.success());
+}
+
+/// Invokes each payload in turn under fun; returns (results, the function's logs).
+fn run_under_fun(directory: &Path, moto: &Moto, environment: Value, payloads: &[String]) -> (Vec<Value>, String) {
+    let (key, secret) = moto.function_key();
+    let input = json!({
+        "directory": directory,
+        "region": "us-east-1",
+        "accessKeyId": key,
+        "secretAccessKey": secret,
+        "environment": environment,
+        "payloads": payloads,
+    });
+    let mut child = Command::new("node")
+        .arg(root().join("tests/node/fun_driver.mjs"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    child.stdin.take().unwrap().write_all(input.to_string().as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let logs = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "the fun driver failed:\n{logs}");
+    for secret in [secret.as_str(), "Signature=", "AWS4-HMAC-SHA256"] {
+        assert!(!logs.contains(secret), "a secret reached the logs ({secret})");
+    }
+    (serde_json::from_slice(&out.stdout).unwrap(), logs)
+}
+
+fn status_of(result: &Value) -> u64 {
+    let payload: Value = serde_json::from_str(result["payload"].as_str().unwrap()).unwrap();
+    payload["statusCode"].as_u64().unwrap_or_else(|| panic!("not a proxy response: {payload}"))
+}
+
+#[test]
+fn the_package_serves_several_invocations_in_one_process() {
+    let moto = Moto::start();
+    let dir = tempdir("fun-package");
+    unzip_package(&dir);
+
+    let rest = moto.rest_event(0, &moto.s("/users/0/sub"));
+    let http = moto.http_event(1, &moto.s("/users/1/sub"));
+    // Bigger than the guest's memory cap (set to 2 MiB below): the guest traps.
+    let mut big: Value = serde_json::from_str(&rest).unwrap();
+    big["body"] = Value::String("x".repeat(4 << 20));
+    let payloads = vec![rest.clone(), "not json".to_owned(), http, big.to_string(), rest];
+    let environment = json!({
+        "IOT_POLICY_NAME": moto.s("/policyName"),
+        "AWS_ENDPOINT_URL": moto.url,
+        "GUEST_MEMORY_LIMIT_MB": "2",
+        "MAX_EVENT_BYTES": (16 << 20).to_string(),
+    });
+    let (results, logs) = run_under_fun(&dir, &moto, environment, &payloads);
+
+    let statuses: Vec<u64> = results.iter().map(status_of).collect();
+    assert_eq!(statuses, [200, 400, 200, 500, 200], "{results:?}\n{logs}");
+    assert_eq!(logs.matches("cold_start=true").count(), 1, "one process served them all:\n{logs}");
+    assert_eq!(logs.matches("cold_start=false").count(), 4, "{logs}");
+    assert!(logs.contains("not a plausible epoch time"), "fun's constant deadline is noticed:\n{logs}");
+    let (policies, attributes) = moto.state(&moto.s("/identityIds/1"), "ana@example.com");
+    assert_eq!(policies, [moto.s("/policyName")]);
+    assert_eq!(attributes["custom:iotPolicyIsAttached"], "true");
+}
+
+#[test]
+fn a_bad_configuration_fails_init_and_says_why() {
+    let moto = Moto::start();
+    let dir = tempdir("fun-bad-config");
+    unzip_package(&dir);
+    let environment = json!({ "AWS_ENDPOINT_URL": moto.url, "COGNITO_ATTRIBUTE_NAME": "email" });
+    let (results, logs) = run_under_fun(&dir, &moto, environment, &[moto.rest_event(0, &moto.s("/users/0/sub"))]);
+    let result = &results[0];
+    assert_eq!(result["functionError"], "Unhandled", "{result}\n{logs}");
+    let payload = result["payload"].as_str().unwrap();
+    assert!(payload.contains("IOT_POLICY_NAME"), "the message names the variable: {payload}\n{logs}");
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("attach-iot-policy-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

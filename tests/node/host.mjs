@@ -1,0 +1,118 @@
+// A Node.js host for the attach-iot-policy component, transpiled by jco.
+//
+//   const host = await loadHost('target/jco');        // once per process
+//   const response = await host.handle(eventText, context, config, aws, calls);
+//
+// `aws` supplies the three AWS imports as plain functions; an error is thrown
+// as { payload: { tag: 'not-found' | 'access-denied' | …, val: message } }.
+// When `calls` is an array, each import call is recorded in it, as
+// { op, args, result }, the way the fixtures list them.
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { WASIShim } from '@bytecodealliance/preview2-shim/instantiation';
+
+/** Lambda's synchronous payload limit, as in the wasmtime host. */
+export const MAX_EVENT_BYTES = 6 * 1024 * 1024;
+
+export async function loadHost(transpiledDir, { log = () => {} } = {}) {
+  const dir = resolve(transpiledDir);
+  const { instantiate } = await import(pathToFileURL(join(dir, 'attacher.js')).href);
+  // Compile the core modules once; instantiate per invocation, like a fresh Store.
+  const modules = new Map();
+  for (const name of ['attacher.core.wasm', 'attacher.core2.wasm', 'attacher.core3.wasm']) {
+    modules.set(name, await WebAssembly.compile(await readFile(join(dir, name))));
+  }
+
+  async function handle(event, context, config, aws, calls = []) {
+    const text = typeof event === 'string' ? event : decodeUtf8(event);
+    if (text === null) return hostError(400, 'invalid-event', 'the event is not valid UTF-8', config);
+    if (Buffer.byteLength(text) > MAX_EVENT_BYTES) {
+      return hostError(413, 'event-too-large', `the event is larger than ${MAX_EVENT_BYTES} bytes`, config);
+    }
+    // No environment, no files, no network: the guest reaches out only through its imports.
+    const wasi = new WASIShim({ sandbox: { preopens: {}, env: {}, args: ['attacher'], enableNetwork: false } });
+    const awsImports = recorded(guarded(aws, config), calls);
+    const logImports = { write: (level, message) => log(level, message) };
+    const imports = {
+      ...wasi.getImportObject(),
+      'attach-iot-policy:core/aws': awsImports,
+      'attach-iot-policy:core/aws@0.1.0': awsImports,
+      'attach-iot-policy:core/log': logImports,
+      'attach-iot-policy:core/log@0.1.0': logImports,
+    };
+    try {
+      const component = await instantiate((name) => modules.get(name), imports);
+      const response = component.handler.handle(text, context, config);
+      return { statusCode: response.statusCode, headers: response.headers, body: response.body };
+    } catch (e) {
+      log('error', `the component failed: ${e?.message ?? e}`);
+      return hostError(500, 'internal-error', 'the invocation failed', config);
+    }
+  }
+
+  return { handle };
+}
+
+/** The host keeps its side of the contract: only configured policies and attributes. */
+function guarded(aws, config) {
+  const refuse = (what) => {
+    throw { payload: { tag: 'invalid-request', val: `the host refuses ${what} that is not in its configuration` } };
+  };
+  return {
+    attachPolicy(policyName, target) {
+      if (!config.policyNames.includes(policyName)) refuse('a policy name');
+      return aws.attachPolicy(policyName, target);
+    },
+    listUsers(userPoolId, filter) {
+      return aws.listUsers(userPoolId, filter);
+    },
+    updateAttributes(userPoolId, username, attributes) {
+      if (!attributes.every((a) => a.name === config.attributeName)) refuse('an attribute name');
+      return aws.updateAttributes(userPoolId, username, attributes);
+    },
+  };
+}
+
+/** Records each call as the fixtures list it: `ok`, or the error case. */
+function recorded(aws, calls) {
+  const wrap = (op, fn, args) => (...a) => {
+    const entry = { op, args: args(...a), result: 'ok' };
+    try {
+      return fn(...a);
+    } catch (e) {
+      entry.result = e?.payload?.tag ?? 'other';
+      throw e;
+    } finally {
+      calls.push(entry);
+    }
+  };
+  return {
+    attachPolicy: wrap('attach-policy', aws.attachPolicy, (p, t) => [p, t]),
+    listUsers: wrap('list-users', aws.listUsers, (p, f) => [p, f]),
+    updateAttributes: wrap('update-attributes', aws.updateAttributes, (p, u, attrs) => [
+      p,
+      u,
+      ...attrs.map((a) => `${a.name}=${a.value}`),
+    ]),
+  };
+}
+
+function decodeUtf8(bytes) {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
+function hostError(statusCode, error, message, config) {
+  return {
+    statusCode,
+    headers: [
+      ['Content-Type', 'application/json'],
+      ['Access-Control-Allow-Origin', config.corsAllowOrigin],
+    ],
+    body: JSON.stringify({ error, message }),
+  };
+}

@@ -1,0 +1,76 @@
+// The in-memory AWS account of host/src/aws/simulated.rs, in JavaScript: the
+// same answers and error cases, and the same faults, so that fixtures mean
+// the same thing in both hosts.
+
+export class SimulatedAccount {
+  constructor(state, faults = []) {
+    this.state = structuredClone(state);
+    this.state.policies ??= [];
+    this.state.attachments ??= {};
+    this.state.userPools ??= {};
+    this.faults = faults;
+    this.counts = {};
+  }
+
+  /** The AWS imports. */
+  imports() {
+    return {
+      attachPolicy: (policyName, target) =>
+        this.#call('attach-policy', () => {
+          if (!this.state.policies.includes(policyName)) fail('not-found', 'ResourceNotFoundException: Policy not found');
+          (this.state.attachments[policyName] ??= []).includes(target) ||
+            this.state.attachments[policyName].push(target);
+        }),
+      listUsers: (userPoolId, filter) =>
+        this.#call('list-users', () => {
+          const pool = this.#pool(userPoolId);
+          const parsed = parseFilter(filter);
+          if (!parsed) fail('invalid-request', 'InvalidParameterException: Error while parsing filter.');
+          const [name, value] = parsed;
+          return (pool.users ?? [])
+            .filter((u) => (name === 'sub' ? u.sub === value : name === 'username' ? u.username === value : u.attributes?.[name] === value))
+            .map((u) => u.username);
+        }),
+      updateAttributes: (userPoolId, username, attributes) =>
+        this.#call('update-attributes', () => {
+          const pool = this.#pool(userPoolId);
+          const unknown = attributes.find((a) => !(pool.customAttributes ?? []).includes(a.name));
+          if (unknown) fail('invalid-request', `InvalidParameterException: Attribute does not exist in the schema: ${unknown.name}`);
+          const user = (pool.users ?? []).find((u) => u.username === username || ((u.subIsAlias ?? true) && u.sub === username));
+          if (!user) fail('not-found', 'UserNotFoundException: User does not exist.');
+          user.attributes ??= {};
+          for (const a of attributes) user.attributes[a.name] = a.value;
+        }),
+    };
+  }
+
+  #pool(id) {
+    const pool = this.state.userPools[id];
+    if (!pool) fail('not-found', `ResourceNotFoundException: User pool ${id} does not exist.`);
+    return pool;
+  }
+
+  #call(op, body) {
+    const n = (this.counts[op] = (this.counts[op] ?? 0) + 1);
+    const fault = this.faults.find((f) => f.op === op && (f.call == null || f.call === n));
+    if (fault) {
+      const [tag, val] = Object.entries(fault.error)[0];
+      fail(tag, val);
+    }
+    return body();
+  }
+}
+
+function fail(tag, val) {
+  throw { payload: { tag, val } };
+}
+
+/** `name = "value"`, the only filter form the guest sends. */
+function parseFilter(filter) {
+  const i = filter.indexOf(' = ');
+  if (i < 0) return null;
+  const value = filter.slice(i + 3);
+  if (!value.startsWith('"') || !value.endsWith('"') || value.length < 2) return null;
+  const inner = value.slice(1, -1);
+  return inner.includes('"') ? null : [filter.slice(0, i).trim(), inner];
+}

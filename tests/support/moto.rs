@@ -1,0 +1,135 @@
+//! A moto server for the integration tests, set up by `tests/moto/moto_ctl.py`.
+// Each test binary that includes this module uses a different part of it.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const EXAMPLE_EVENT: &str = include_str!("../../examples/event-rest.json");
+const EXAMPLE_HTTP_EVENT: &str = include_str!("../../examples/event-http-api.json");
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+pub fn venv_bin(name: &str) -> PathBuf {
+    let path = root().join(".venv/bin").join(name);
+    assert!(path.exists(), "{} is missing: `make test` installs moto into .venv", path.display());
+    path
+}
+
+/// A moto server on a free loopback port, stopped when dropped.
+pub struct Moto {
+    child: Child,
+    pub url: String,
+    pub setup: Value,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(venv_bin("moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        let mut moto = Moto { child, url: format!("http://127.0.0.1:{port}"), setup: Value::Null };
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(30), "moto did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        moto.setup = moto.ctl(&["setup"]);
+        moto.ctl(&["auth", "on"]);
+        moto
+    }
+
+    pub fn ctl(&self, args: &[&str]) -> Value {
+        let mut command = Command::new(venv_bin("python"));
+        command.arg(root().join("tests/moto/moto_ctl.py")).arg(args[0]).arg(&self.url).args(&args[1..]);
+        let out = command.output().unwrap();
+        assert!(out.status.success(), "moto_ctl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    }
+
+    /// The policies attached to `identity` and the user's attributes, read with checking off.
+    pub fn state(&self, identity: &str, username: &str) -> (Vec<String>, Value) {
+        let query = json!({"identityId": identity, "userPoolId": self.setup["userPoolId"], "username": username});
+        let state = self.ctl(&["state", &query.to_string()]);
+        (serde_json::from_value(state["policies"].clone()).unwrap(), state["attributes"].clone())
+    }
+
+    pub fn s(&self, pointer: &str) -> String {
+        self.setup.pointer(pointer).and_then(Value::as_str).unwrap_or_else(|| panic!("{pointer}")).to_owned()
+    }
+
+    pub fn provider(&self, sub: &str) -> String {
+        let issuer = format!("cognito-idp.us-east-1.amazonaws.com/{}", self.s("/userPoolId"));
+        format!("{issuer},{issuer}:CognitoSignIn:{sub}")
+    }
+
+    pub fn rest_event(&self, identity: usize, sub: &str) -> String {
+        let mut event: Value = serde_json::from_str(EXAMPLE_EVENT).unwrap();
+        let id = &mut event["requestContext"]["identity"];
+        id["cognitoIdentityId"] = self.s(&format!("/identityIds/{identity}")).into();
+        id["cognitoIdentityPoolId"] = self.s("/identityPoolId").into();
+        id["cognitoAuthenticationProvider"] = self.provider(sub).into();
+        event.to_string()
+    }
+
+    pub fn http_event(&self, identity: usize, sub: &str) -> String {
+        let mut event: Value = serde_json::from_str(EXAMPLE_HTTP_EVENT).unwrap();
+        let ci = &mut event["requestContext"]["authorizer"]["iam"]["cognitoIdentity"];
+        ci["identityId"] = self.s(&format!("/identityIds/{identity}")).into();
+        ci["identityPoolId"] = self.s("/identityPoolId").into();
+        let provider = self.provider(sub);
+        let (issuer, sign_in) = provider.split_once(',').unwrap();
+        ci["amr"] = json!(["authenticated", issuer, sign_in]);
+        event.to_string()
+    }
+
+    /// Runs `attach-iot-policy invoke` against moto with only the given
+    /// environment, and checks that no secret reached its output.
+    pub fn invoke(&self, event: &str, key: &str, secret: &str, extra_env: &[(&str, &str)]) -> (Output, Value) {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_attach-iot-policy"));
+        command
+            .args(["invoke", "--event", "-"])
+            .env_clear()
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL", &self.url)
+            .env("AWS_ACCESS_KEY_ID", key)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .env("AWS_LAMBDA_LOG_LEVEL", "DEBUG")
+            .env("IOT_POLICY_NAME", self.s("/policyName"))
+            .envs(extra_env.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        child.stdin.take().unwrap().write_all(event.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        for secret in [secret, "Signature=", "AWS4-HMAC-SHA256", "authorization"] {
+            assert!(!all.contains(secret), "a secret reached the output ({secret}):\n{all}");
+        }
+        let response = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (out, response)
+    }
+
+    pub fn function_key(&self) -> (String, String) {
+        (self.s("/functionKey/id"), self.s("/functionKey/secret"))
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
