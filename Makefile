@@ -1,5 +1,5 @@
 # Thin wrappers; each target is a word the README uses.
-.PHONY: build guest run test lint fmt clean venv package package-x86_64 package-arm64 node
+.PHONY: build guest run test lint fmt clean venv package package-x86_64 package-arm64 node bench build-AttachIotPolicyFunction
 
 GUEST_WASM := target/wasm32-wasip2/guest/attach_iot_policy_guest.wasm
 BIN        := target/release/attach-iot-policy
@@ -82,6 +82,17 @@ package-arm64: .zig-tools target/precompiled/aarch64.cwasm
 package: package-x86_64 package-arm64
 	@ls -l dist/*.zip
 
+# `sam build` (deploy/template.yaml, BuildMethod: makefile) calls this with
+# ARTIFACTS_DIR set. ARCH=x86_64 for an x86_64 function.
+ARCH ?= arm64
+build-AttachIotPolicyFunction:
+	$(MAKE) package-$(ARCH)
+	cp dist/$(ARCH)/bootstrap $(ARTIFACTS_DIR)/bootstrap
+
+# Benchmarks, not timed tests: medians over repeated runs, in target/bench/report.md.
+bench: package
+	cargo bench -p attach-iot-policy --bench lambda
+
 # zip_bootstrap(rust-arch, lambda-arch): bootstrap at the zip's root, with a fixed time stamp.
 define zip_bootstrap
 	@mkdir -p dist/$(2)
@@ -99,6 +110,7 @@ run: build
 test: guest lint venv node package-x86_64 target/jco/attacher.js
 	cargo test --workspace
 	cd tests/node && node --test
+	$(VENV)/bin/python -m unittest discover -s tests/deploy -v
 
 lint: .wasm-target
 	cargo fmt --all -- --check

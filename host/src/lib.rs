@@ -7,6 +7,7 @@
 
 pub mod aws;
 pub mod bindings;
+pub mod call;
 pub mod config;
 pub mod response;
 pub mod runner;

@@ -52,6 +52,16 @@ enum Command {
         #[arg(long, default_value_t = 10_000)]
         timeout_ms: u64,
     },
+    /// Send a SigV4-signed GET to a deployed API with the credentials in the
+    /// environment, and print the answer: a smoke test for a deployment.
+    Call {
+        /// The API's URL, such as the stack's InvokeUrl output.
+        #[arg(long)]
+        url: String,
+        /// The API's region; by default taken from an execute-api URL, else AWS_REGION.
+        #[arg(long)]
+        region: Option<String>,
+    },
     /// Compile the guest component ahead of time for a runtime-only host.
     #[cfg(feature = "compiler")]
     Precompile {
@@ -143,6 +153,15 @@ fn run(command: Command) -> Result<()> {
             let outcome = runtime()?.block_on(runner.invoke(&event, &invocation, &config, aws));
             println!("{}", serde_json::to_string_pretty(&outcome.response.to_proxy_json())?);
             Ok(())
+        }
+        Command::Call { url, region } => {
+            let answer = runtime()?.block_on(attach_iot_policy::call::call(&url, region, |k| std::env::var(k).ok()))?;
+            println!("{}", answer.body);
+            if (200..300).contains(&answer.status) {
+                Ok(())
+            } else {
+                anyhow::bail!("the API answered HTTP {}", answer.status)
+            }
         }
         #[cfg(feature = "compiler")]
         Command::Precompile { target, out } => {

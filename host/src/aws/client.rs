@@ -5,7 +5,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -172,21 +172,7 @@ impl AwsClient {
         let mut request =
             builder.body(op.body.clone()).map_err(|_| AwsError::InvalidRequest("the request URL is invalid".into()))?;
 
-        let params = v4::SigningParams::builder()
-            .identity(&self.identity)
-            .region(op.region)
-            .name(op.service.signing_name())
-            .time(SystemTime::now())
-            .settings(SigningSettings::default())
-            .build()
-            .map_err(|_| AwsError::Other("the signing parameters are incomplete".into()))?
-            .into();
-        let headers = request.headers().iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)));
-        let signable = SignableRequest::new(op.method, &url, headers, SignableBody::Bytes(&op.body))
-            .map_err(|_| AwsError::InvalidRequest("the request could not be signed".into()))?;
-        let (instructions, _signature) =
-            sign(signable, &params).map_err(|_| AwsError::Other("signing the request failed".into()))?.into_parts();
-        instructions.apply_to_request_http1x(&mut request);
+        sign(&self.identity, op.region, op.service.signing_name(), &mut request)?;
         Ok(request)
     }
 
@@ -207,6 +193,39 @@ impl AwsClient {
             body: body.to_string().into_bytes(),
         })
     }
+}
+
+/// Signs `request` in place with SigV4: the `Authorization` header, `X-Amz-Date`,
+/// and `X-Amz-Security-Token` for temporary credentials.
+pub fn sign(
+    identity: &Identity,
+    region: &str,
+    service: &str,
+    request: &mut http::Request<Vec<u8>>,
+) -> Result<(), AwsError> {
+    let params = v4::SigningParams::builder()
+        .identity(identity)
+        .region(region)
+        .name(service)
+        .time(SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .map_err(|_| AwsError::Other("the signing parameters are incomplete".into()))?
+        .into();
+    let url = request.uri().to_string();
+    let headers = request.headers().iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)));
+    let signable = SignableRequest::new(request.method().as_str(), &url, headers, SignableBody::Bytes(request.body()))
+        .map_err(|_| AwsError::InvalidRequest("the request could not be signed".into()))?;
+    let (instructions, _signature) = aws_sigv4::http_request::sign(signable, &params)
+        .map_err(|_| AwsError::Other("signing the request failed".into()))?
+        .into_parts();
+    instructions.apply_to_request_http1x(request);
+    Ok(())
+}
+
+/// The credentials in the environment, as an `Identity` to sign with.
+pub fn identity_from_env(var: &impl Fn(&str) -> Option<String>) -> Result<Identity, SetupError> {
+    credentials(var).map(Into::into)
 }
 
 /// reqwest is built without a default TLS crypto provider; ring is the one

@@ -1,0 +1,304 @@
+//! `make bench`: cold init, warm overhead, the Wasm tax, peak RSS and package
+//! sizes, written to `target/bench/report.md`. Medians over repeated runs,
+//! with min and max; ratios are measured side by side in the same run.
+
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use attach_iot_policy::aws::simulated::{AccountState, SimulatedAccount};
+use attach_iot_policy::config::Config;
+use attach_iot_policy::runner::{self, Invocation, Limits, Runner};
+use attach_iot_policy_guest::{Attribute, AwsError, Host, Level};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+const EVENT: &str = include_str!("../../examples/event-rest.json");
+const ACCOUNT: &str = include_str!("../../examples/account.json");
+const POLICY: &str = "amplify-toolkit-iot-message-viewer";
+const COLD_RUNS: usize = 30;
+const WARM_INVOCATIONS: usize = 300;
+const TAX_RUNS: usize = 2000;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+struct Stats {
+    median: Duration,
+    min: Duration,
+    max: Duration,
+}
+
+fn stats(mut samples: Vec<Duration>) -> Stats {
+    samples.sort();
+    Stats { median: samples[samples.len() / 2], min: samples[0], max: samples[samples.len() - 1] }
+}
+
+fn fmt(d: Duration) -> String {
+    if d >= Duration::from_millis(1) {
+        format!("{:.2} ms", d.as_secs_f64() * 1e3)
+    } else {
+        format!("{:.1} µs", d.as_secs_f64() * 1e6)
+    }
+}
+
+/// Reads one HTTP/1.1 request; returns its head and body.
+async fn read_request(socket: &mut TcpStream) -> Option<(String, Vec<u8>)> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned()))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            while buf.len() < end + 4 + length {
+                let n = socket.read(&mut chunk).await.ok().filter(|n| *n > 0)?;
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            return Some((head, buf[end + 4..end + 4 + length].to_vec()));
+        }
+        let n = socket.read(&mut chunk).await.ok().filter(|n| *n > 0)?;
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+fn http(status: u16, headers: &str, body: &[u8]) -> Vec<u8> {
+    let mut out = format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\n{headers}\r\n", body.len()).into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+/// An AWS that answers every call at once with success.
+async fn instant_aws() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                while read_request(&mut socket).await.is_some() {
+                    if socket.write_all(&http(200, "", b"{}")).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+/// What the minimal Runtime API tells the bench.
+enum Seen {
+    Next(Instant),
+    Response(Instant),
+}
+
+/// A minimal Runtime API: hands out queued events, reports each GET /next and
+/// each POST response with its arrival time.
+async fn runtime_api(
+    events: Arc<Mutex<VecDeque<Vec<u8>>>>,
+    release: Arc<tokio::sync::Notify>,
+) -> (String, mpsc::UnboundedReceiver<Seen>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let (tx, events, release) = (tx.clone(), events.clone(), release.clone());
+            tokio::spawn(async move {
+                while let Some((head, _)) = read_request(&mut socket).await {
+                    if head.starts_with("GET") {
+                        let _ = tx.send(Seen::Next(Instant::now()));
+                        release.notified().await;
+                        let Some(event) = events.lock().unwrap().pop_front() else { return };
+                        let headers = "Lambda-Runtime-Aws-Request-Id: bench\r\nLambda-Runtime-Deadline-Ms: 0\r\n";
+                        if socket.write_all(&http(200, headers, &event)).await.is_err() {
+                            return;
+                        }
+                    } else {
+                        let _ = tx.send(Seen::Response(Instant::now()));
+                        let _ = socket.write_all(&http(202, "", b"")).await;
+                    }
+                }
+            });
+        }
+    });
+    (address, rx)
+}
+
+fn spawn_bootstrap(bootstrap: &Path, api: &str, aws: &str) -> Child {
+    Command::new(bootstrap)
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", api)
+        .env("AWS_LAMBDA_LOG_LEVEL", "ERROR")
+        .env("AWS_REGION", "us-west-2")
+        .env("AWS_ACCESS_KEY_ID", "AKIDBENCH")
+        .env("AWS_SECRET_ACCESS_KEY", "bench-secret")
+        .env("AWS_ENDPOINT_URL", aws)
+        .env("IOT_POLICY_NAME", POLICY)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("bootstrap starts")
+}
+
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+}
+
+/// The guest's imports, natively: the same no-op answers as the simulated account.
+struct NativeHost;
+
+impl Host for NativeHost {
+    fn attach_policy(&mut self, _: &str, _: &str) -> Result<(), AwsError> {
+        Ok(())
+    }
+    fn list_users(&mut self, _: &str, _: &str) -> Result<Vec<String>, AwsError> {
+        Ok(vec!["mat@example.com".into()])
+    }
+    fn update_attributes(&mut self, _: &str, username: &str, _: &[Attribute]) -> Result<(), AwsError> {
+        if username == "mat@example.com" { Ok(()) } else { Err(AwsError::NotFound("UserNotFoundException".into())) }
+    }
+    fn log(&mut self, _: Level, _: &str) {}
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let bootstrap = root().join("dist/x86_64/bootstrap");
+    assert!(bootstrap.exists(), "run `make package-x86_64` first");
+    let mut report = String::new();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find_map(|l| l.strip_prefix("model name").map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned()))
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    writeln!(
+        report,
+        "# attach-iot-policy benchmarks\n\nMachine: {cpu}, {cores} cores (shared; figures are medians).\n"
+    )
+    .unwrap();
+    writeln!(report, "| figure | median | min | max | target |\n|---|---|---|---|---|").unwrap();
+
+    let (cold, warm, rss) = rt.block_on(async {
+        let aws = instant_aws().await;
+        // Cold init: spawn until the first GET /next.
+        let mut cold = Vec::new();
+        for _ in 0..COLD_RUNS {
+            let release = Arc::new(tokio::sync::Notify::new());
+            let (api, mut seen) = runtime_api(Arc::new(Mutex::new(VecDeque::new())), release).await;
+            let started = Instant::now();
+            let mut child = spawn_bootstrap(&bootstrap, &api, &aws);
+            let Some(Seen::Next(at)) = seen.recv().await else { panic!("no GET /next") };
+            cold.push(at - started);
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        // Warm: event handed over until its response arrives.
+        let events =
+            Arc::new(Mutex::new((0..WARM_INVOCATIONS).map(|_| EVENT.as_bytes().to_vec()).collect::<VecDeque<_>>()));
+        let release = Arc::new(tokio::sync::Notify::new());
+        let (api, mut seen) = runtime_api(events, release.clone()).await;
+        let mut child = spawn_bootstrap(&bootstrap, &api, &aws);
+        let mut warm = Vec::new();
+        let Some(Seen::Next(_)) = seen.recv().await else { panic!() };
+        for i in 0..WARM_INVOCATIONS {
+            let handed = Instant::now();
+            release.notify_one();
+            let Some(Seen::Response(at)) = seen.recv().await else { panic!("no response") };
+            if i > 0 {
+                warm.push(at - handed);
+            }
+            let Some(Seen::Next(_)) = seen.recv().await else { panic!() };
+        }
+        let rss = peak_rss_kib(child.id());
+        let _ = child.kill();
+        let _ = child.wait();
+        (stats(cold), stats(warm), rss)
+    });
+    writeln!(
+        report,
+        "| cold init: spawn of `bootstrap` to its first `GET /next` ({COLD_RUNS} runs) | {} | {} | {} | < 10 ms |",
+        fmt(cold.median),
+        fmt(cold.min),
+        fmt(cold.max)
+    )
+    .unwrap();
+    writeln!(report, "| warm invocation, event handed over to response received, AWS on loopback ({} runs) | {} | {} | {} | < 300 µs |", WARM_INVOCATIONS - 1, fmt(warm.median), fmt(warm.min), fmt(warm.max)).unwrap();
+
+    // The Wasm tax: the same decision path, in wasmtime and natively.
+    let runner = Runner::new(attach_iot_policy::GUEST_COMPONENT, Limits::default()).unwrap();
+    let config = Arc::new(Config::from_lookup(|k| (k == "IOT_POLICY_NAME").then(|| POLICY.into())).unwrap());
+    let state: AccountState = serde_json::from_str(ACCOUNT).unwrap();
+    let invocation = Invocation {
+        request_id: "bench".into(),
+        cognito_identity: None,
+        deadline: runner::deadline_in(Duration::from_secs(60)),
+    };
+    let guest_config = attach_iot_policy_guest::Config {
+        policy_names: config.policy_names.clone(),
+        attribute_name: config.attribute_name.clone(),
+        allowed_identity_pool_ids: vec![],
+        allowed_user_pool_ids: vec![],
+        cors_allow_origin: "*".into(),
+    };
+    let context = attach_iot_policy_guest::Context { request_id: "bench".into(), cognito_identity: None };
+    let (mut wasm, mut native) = (Vec::new(), Vec::new());
+    for _ in 0..TAX_RUNS {
+        let aws = Arc::new(SimulatedAccount::new(state.clone()));
+        let started = Instant::now();
+        let outcome = rt.block_on(runner.invoke(EVENT.as_bytes(), &invocation, &config, aws));
+        wasm.push(started.elapsed());
+        assert_eq!(outcome.response.status_code, 200);
+
+        let started = Instant::now();
+        let response = attach_iot_policy_guest::handle(EVENT, &context, &guest_config, &mut NativeHost);
+        native.push(started.elapsed());
+        assert_eq!(response.status_code, 200);
+    }
+    let (wasm, native) = (stats(wasm), stats(native));
+    let ratio = wasm.median.as_secs_f64() / native.median.as_secs_f64();
+    writeln!(
+        report,
+        "| guest decision path in wasmtime: fresh `Store`, instantiate, `handle` ({TAX_RUNS} runs) | {} | {} | {} | |",
+        fmt(wasm.median),
+        fmt(wasm.min),
+        fmt(wasm.max)
+    )
+    .unwrap();
+    writeln!(
+        report,
+        "| the same guest code called natively ({TAX_RUNS} runs) | {} | {} | {} | |",
+        fmt(native.median),
+        fmt(native.min),
+        fmt(native.max)
+    )
+    .unwrap();
+    writeln!(report, "| **Wasm tax** (ratio of the medians above) | {ratio:.1}× | | | < 3× |").unwrap();
+    let rss = rss.map_or_else(|| "unknown".into(), |k| format!("{:.1} MB", k as f64 / 1024.0));
+    writeln!(report, "| peak RSS of `bootstrap` after {WARM_INVOCATIONS} invocations | {rss} | | | < 20 MB |").unwrap();
+    for arch in ["x86_64", "arm64"] {
+        let zip = root().join(format!("dist/attach-iot-policy-{arch}.zip"));
+        let size = std::fs::metadata(&zip)
+            .map_or_else(|_| "not built".into(), |m| format!("{:.2} MiB", m.len() as f64 / (1 << 20) as f64));
+        writeln!(report, "| `dist/attach-iot-policy-{arch}.zip` | {size} | | | < 4 MiB |").unwrap();
+    }
+    let out = root().join("target/bench/report.md");
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    std::fs::write(&out, &report).unwrap();
+    print!("{report}");
+    println!("\nwritten to {}", out.display());
+}

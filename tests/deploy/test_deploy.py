@@ -1,0 +1,172 @@
+"""The deployment: the SAM template, its IAM statements, the README's deploy
+commands, and `attach-iot-policy call`'s SigV4 signature.
+
+Run by `make test` with the project's virtualenv (cfn-lint, botocore):
+    .venv/bin/python -m unittest discover -s tests/deploy -v
+"""
+
+import http.server
+import os
+import re
+import subprocess
+import threading
+import unittest
+from pathlib import Path
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from cfnlint.decode import decode
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "deploy" / "template.yaml"
+BINARY = Path(os.environ.get("ATTACH_IOT_POLICY_BIN", ROOT / "target" / "debug" / "attach-iot-policy"))
+
+# Actions whose IAM resource types cannot name what this function acts on, so
+# `Resource: "*"` is the narrowest there is. AttachPolicy's resource types are
+# `cert` and `thinggroup` (Service Authorization Reference); a Cognito identity is neither.
+UNNARROWABLE = {"iot:AttachPolicy"}
+FUNCTION_ACTIONS = {"iot:AttachPolicy", "cognito-idp:AdminUpdateUserAttributes", "cognito-idp:ListUsers"}
+
+
+def load_template():
+    template, matches = decode(str(TEMPLATE))
+    assert not matches, matches
+    return template
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+class TemplateTest(unittest.TestCase):
+    def test_cfn_lint_passes(self):
+        result = subprocess.run([str(ROOT / ".venv/bin/cfn-lint"), str(TEMPLATE)], capture_output=True, text=True)
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+
+    def test_function_iam_is_least_privilege(self):
+        function = load_template()["Resources"]["AttachIotPolicyFunction"]["Properties"]
+        statements = [s for policy in function["Policies"] for s in policy["Statement"]]
+        actions = {a for s in statements for a in as_list(s["Action"])}
+        self.assertEqual(actions, FUNCTION_ACTIONS)
+        for statement in statements:
+            self.assertEqual(statement["Effect"], "Allow")
+            for action in as_list(statement["Action"]):
+                if action not in UNNARROWABLE:
+                    self.assertNotEqual(statement["Resource"], "*", f"{action} supports a narrower resource")
+            if any(a.startswith("cognito-idp:") for a in as_list(statement["Action"])):
+                resource = statement["Resource"]["Fn::Sub"]
+                self.assertTrue(resource.endswith(":userpool/${UserPoolId}"), resource)
+
+    def test_auth_role_may_invoke_exactly_the_method(self):
+        policy = load_template()["Resources"]["AuthRoleMayInvoke"]["Properties"]
+        self.assertEqual(policy["Roles"], [{"Ref": "AuthRoleName"}])
+        [statement] = policy["PolicyDocument"]["Statement"]
+        self.assertEqual(statement["Action"], "execute-api:Invoke")
+        rest = statement["Resource"][0]["Fn::Sub"]
+        self.assertTrue(rest.endswith("${RestApi}/prod/GET/attachIoTPolicy"), rest)
+
+    def test_the_api_method_requires_iam_auth(self):
+        resources = load_template()["Resources"]
+        event = resources["AttachIotPolicyFunction"]["Properties"]["Events"]["RestGet"]["Properties"]
+        self.assertEqual((event["Method"], event["Path"]), ("GET", "/attachIoTPolicy"))
+        self.assertEqual(event["Auth"]["Authorizer"], "AWS_IAM")
+        self.assertEqual(resources["HttpApiRoute"]["Properties"]["AuthorizationType"], "AWS_IAM")
+
+    def test_default_iot_policy_confines_each_identity_to_its_own(self):
+        document = load_template()["Resources"]["PerIdentityIotPolicy"]["Properties"]["PolicyDocument"]
+        by_action = {}
+        for statement in document["Statement"]:
+            for action in as_list(statement["Action"]):
+                by_action[action] = statement["Resource"]["Fn::Sub"]
+        own = "${!cognito-identity.amazonaws.com:sub}"
+        self.assertTrue(by_action["iot:Connect"].endswith(f":client/{own}"))
+        self.assertTrue(by_action["iot:Publish"].endswith(f":topic/users/{own}/*"))
+        self.assertTrue(by_action["iot:Receive"].endswith(f":topic/users/{own}/*"))
+        self.assertTrue(by_action["iot:Subscribe"].endswith(f":topicfilter/users/{own}/*"))
+
+
+class ReadmeTest(unittest.TestCase):
+    def test_deploy_section_names_only_real_commands(self):
+        readme = (ROOT / "README.md").read_text()
+        section = readme.split("## Deploy", 1)[1].split("\n## ", 1)[0]
+        targets = set(re.findall(r"^([a-zA-Z0-9_-]+):", (ROOT / "Makefile").read_text(), re.M))
+        make_commands = re.findall(r"\bmake ([A-Za-z0-9_-]+)", section)
+        self.assertTrue(make_commands, "the deploy section shows make commands")
+        for target in make_commands:
+            self.assertIn(target, targets, f"make {target} is not a Makefile target")
+        help_text = subprocess.run([str(BINARY), "--help"], capture_output=True, text=True, check=True).stdout
+        subcommands = re.findall(r"attach-iot-policy ([a-z]+)", section)
+        self.assertIn("call", subcommands)
+        for subcommand in subcommands:
+            self.assertRegex(help_text, rf"\n\s+{subcommand}\s", f"attach-iot-policy {subcommand} does not exist")
+        for word in ["sam build", "sam deploy --guided", "IotPolicyNames", "UserPoolId", "IdentityPoolId", "AuthRoleName"]:
+            self.assertIn(word, section)
+
+
+KEY, SECRET, TOKEN = "AKIDCALLTEST", "call-test-secret-key-0123456789", "call-test-session-token"
+
+
+class SigV4CheckingServer(http.server.BaseHTTPRequestHandler):
+    """Answers 200 only to a request whose SigV4 signature botocore computes the same."""
+
+    seen = []
+
+    def do_GET(self):
+        authorization = self.headers.get("Authorization", "")
+        match = re.match(r"AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request, "
+                         r"SignedHeaders=([^,]+), Signature=([0-9a-f]+)", authorization)
+        ok = False
+        if match:
+            key, _, region, service, signed, signature = match.groups()
+            headers = {h: self.headers[h] for h in signed.split(";")}
+            request = AWSRequest(method="GET", url=f"http://{self.headers['host']}{self.path}", headers=headers)
+            request.context["timestamp"] = self.headers["x-amz-date"]
+            auth = SigV4Auth(Credentials(KEY, SECRET, TOKEN), service, region)
+            expected = auth.signature(auth.string_to_sign(request, auth.canonical_request(request)), request)
+            ok = key == KEY and service == "execute-api" and signature == expected
+            SigV4CheckingServer.seen.append((region, service, ok, self.headers.get("x-amz-security-token")))
+        body = b'{"msg":"signed correctly"}' if ok else b'{"message":"The request signature we calculated does not match"}'
+        self.send_response(200 if ok else 403)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+class CallTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = http.server.HTTPServer(("127.0.0.1", 0), SigV4CheckingServer)
+        threading.Thread(target=cls.server.serve_forever, daemon=True).start()
+        cls.url = f"http://127.0.0.1:{cls.server.server_port}/prod/attachIoTPolicy"
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.shutdown()
+
+    def call(self, secret):
+        env = {"PATH": os.environ["PATH"], "AWS_ACCESS_KEY_ID": KEY, "AWS_SECRET_ACCESS_KEY": secret,
+               "AWS_SESSION_TOKEN": TOKEN}
+        return subprocess.run([str(BINARY), "call", "--url", self.url, "--region", "eu-west-1"],
+                              capture_output=True, text=True, env=env, timeout=60)
+
+    def test_call_signs_for_execute_api(self):
+        SigV4CheckingServer.seen.clear()
+        result = self.call(SECRET)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("signed correctly", result.stdout)
+        self.assertEqual(SigV4CheckingServer.seen, [("eu-west-1", "execute-api", True, TOKEN)])
+
+    def test_a_wrong_secret_fails_without_echoing_it(self):
+        wrong = "wrong-secret-wrong-secret-wrong-00"
+        result = self.call(wrong)
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("HTTP 403", result.stderr)
+        self.assertNotIn(wrong, result.stdout + result.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
