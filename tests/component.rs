@@ -15,8 +15,10 @@ const EXAMPLE_ACCOUNT: &str = include_str!("../examples/account.json");
 
 fn config() -> Arc<Config> {
     Arc::new(
-        Config::from_lookup(|name| (name == "IOT_POLICY_NAME").then(|| "amplify-toolkit-iot-message-viewer".into()))
-            .unwrap(),
+        attach_iot_policy::config::from_lookup(|name| {
+            (name == "IOT_POLICY_NAME").then(|| "amplify-toolkit-iot-message-viewer".into())
+        })
+        .unwrap(),
     )
 }
 

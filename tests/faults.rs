@@ -154,8 +154,10 @@ impl Harness {
     fn new() -> Self {
         let runner = Runner::new(attach_iot_policy::GUEST_COMPONENT, Limits::default()).unwrap();
         let config = Arc::new(
-            Config::from_lookup(|k| (k == "IOT_POLICY_NAME").then(|| "amplify-toolkit-iot-message-viewer".into()))
-                .unwrap(),
+            attach_iot_policy::config::from_lookup(|k| {
+                (k == "IOT_POLICY_NAME").then(|| "amplify-toolkit-iot-message-viewer".into())
+            })
+            .unwrap(),
         );
         Self { runner, config }
     }

@@ -241,20 +241,15 @@ fn main() {
 
     // The Wasm tax: the same decision path, in wasmtime and natively.
     let runner = Runner::new(attach_iot_policy::GUEST_COMPONENT, Limits::default()).unwrap();
-    let config = Arc::new(Config::from_lookup(|k| (k == "IOT_POLICY_NAME").then(|| POLICY.into())).unwrap());
+    let config =
+        Arc::new(attach_iot_policy::config::from_lookup(|k| (k == "IOT_POLICY_NAME").then(|| POLICY.into())).unwrap());
     let state: AccountState = serde_json::from_str(ACCOUNT).unwrap();
     let invocation = Invocation {
         request_id: "bench".into(),
         cognito_identity: None,
         deadline: runner::deadline_in(Duration::from_secs(60)),
     };
-    let guest_config = attach_iot_policy_guest::Config {
-        policy_names: config.policy_names.clone(),
-        attribute_name: config.attribute_name.clone(),
-        allowed_identity_pool_ids: vec![],
-        allowed_user_pool_ids: vec![],
-        cors_allow_origin: "*".into(),
-    };
+    let guest_config: Config = (*config).clone();
     let context = attach_iot_policy_guest::Context { request_id: "bench".into(), cognito_identity: None };
     let (mut wasm, mut native) = (Vec::new(), Vec::new());
     for _ in 0..TAX_RUNS {

@@ -5,14 +5,8 @@ use std::fmt;
 /// Default user pool attribute that tells the app the policy is attached.
 pub const DEFAULT_ATTRIBUTE_NAME: &str = "custom:iotPolicyIsAttached";
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Config {
-    pub policy_names: Vec<String>,
-    pub attribute_name: String,
-    pub allowed_identity_pool_ids: Vec<String>,
-    pub allowed_user_pool_ids: Vec<String>,
-    pub cors_allow_origin: String,
-}
+/// The same configuration the guest receives, so there is one definition.
+pub use attach_iot_policy_guest::Config;
 
 /// A bad configuration value; the message names the variable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,48 +23,45 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-impl Config {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
+pub fn from_env() -> Result<Config, ConfigError> {
+    from_lookup(|name| std::env::var(name).ok())
+}
 
-    /// Reads the configuration through `var`, so tests need not touch the
-    /// process environment.
-    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let policy_names =
-            list(&var, "IOT_POLICY_NAME", is_policy_name, "an IoT policy name ([A-Za-z0-9_+=,.@-], 1-128 characters)")?;
-        if policy_names.is_empty() {
+/// Reads the configuration through `var`, so tests need not touch the
+/// process environment.
+pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    let policy_names =
+        list(&var, "IOT_POLICY_NAME", is_policy_name, "an IoT policy name ([A-Za-z0-9_+=,.@-], 1-128 characters)")?;
+    if policy_names.is_empty() {
+        return Err(ConfigError {
+            variable: "IOT_POLICY_NAME",
+            problem: "is required: the IoT policy (or comma-separated policies) to attach".into(),
+        });
+    }
+    let attribute_name = match var("COGNITO_ATTRIBUTE_NAME").map(|v| v.trim().to_owned()) {
+        None => DEFAULT_ATTRIBUTE_NAME.to_owned(),
+        Some(name) if is_attribute_name(&name) => name,
+        Some(_) => {
             return Err(ConfigError {
-                variable: "IOT_POLICY_NAME",
-                problem: "is required: the IoT policy (or comma-separated policies) to attach".into(),
+                variable: "COGNITO_ATTRIBUTE_NAME",
+                problem: "must be a custom user pool attribute such as custom:iotPolicyIsAttached (custom: then 1-20 of [A-Za-z0-9_])".into(),
             });
         }
-        let attribute_name = match var("COGNITO_ATTRIBUTE_NAME").map(|v| v.trim().to_owned()) {
-            None => DEFAULT_ATTRIBUTE_NAME.to_owned(),
-            Some(name) if is_attribute_name(&name) => name,
-            Some(_) => {
-                return Err(ConfigError {
-                    variable: "COGNITO_ATTRIBUTE_NAME",
-                    problem: "must be a custom user pool attribute such as custom:iotPolicyIsAttached (custom: then 1-20 of [A-Za-z0-9_])".into(),
-                });
-            }
-        };
-        let allowed_identity_pool_ids =
-            list(&var, "ALLOWED_IDENTITY_POOL_IDS", is_identity_pool_id, "an identity pool ID (<region>:<uuid>)")?;
-        let allowed_user_pool_ids =
-            list(&var, "ALLOWED_USER_POOL_IDS", is_user_pool_id, "a user pool ID (<region>_<id>)")?;
-        let cors_allow_origin = match var("CORS_ALLOW_ORIGIN").map(|v| v.trim().to_owned()) {
-            None => "*".to_owned(),
-            Some(origin) if is_origin(&origin) => origin,
-            Some(_) => {
-                return Err(ConfigError {
-                    variable: "CORS_ALLOW_ORIGIN",
-                    problem: "must be * or one origin such as https://app.example.com".into(),
-                });
-            }
-        };
-        Ok(Config { policy_names, attribute_name, allowed_identity_pool_ids, allowed_user_pool_ids, cors_allow_origin })
-    }
+    };
+    let allowed_identity_pool_ids =
+        list(&var, "ALLOWED_IDENTITY_POOL_IDS", is_identity_pool_id, "an identity pool ID (<region>:<uuid>)")?;
+    let allowed_user_pool_ids = list(&var, "ALLOWED_USER_POOL_IDS", is_user_pool_id, "a user pool ID (<region>_<id>)")?;
+    let cors_allow_origin = match var("CORS_ALLOW_ORIGIN").map(|v| v.trim().to_owned()) {
+        None => "*".to_owned(),
+        Some(origin) if is_origin(&origin) => origin,
+        Some(_) => {
+            return Err(ConfigError {
+                variable: "CORS_ALLOW_ORIGIN",
+                problem: "must be * or one origin such as https://app.example.com".into(),
+            });
+        }
+    };
+    Ok(Config { policy_names, attribute_name, allowed_identity_pool_ids, allowed_user_pool_ids, cors_allow_origin })
 }
 
 /// A comma-separated list; blanks around items are dropped, and so is an unset
@@ -129,7 +120,7 @@ mod tests {
 
     fn read(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Config::from_lookup(|name| map.get(name).cloned())
+        from_lookup(|name| map.get(name).cloned())
     }
 
     #[test]

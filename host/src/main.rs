@@ -10,7 +10,6 @@ use anyhow::{Context as _, Result};
 use attach_iot_policy::aws::Aws;
 use attach_iot_policy::aws::client::AwsClient;
 use attach_iot_policy::aws::simulated::{AccountState, SimulatedAccount};
-use attach_iot_policy::config::Config;
 use attach_iot_policy::lambda::{self, Function, RuntimeApi};
 use attach_iot_policy::runner::{self, Invocation, Limits, Runner};
 use clap::{CommandFactory, Parser, Subcommand};
@@ -118,7 +117,7 @@ fn serve_lambda(api: &str) -> Result<()> {
 
 /// Everything an invocation needs, built once: configuration, AWS client, component.
 fn init_function() -> std::result::Result<Function, (&'static str, anyhow::Error)> {
-    let config = Config::from_env().map_err(|e| ("Runtime.InvalidConfiguration", e.into()))?;
+    let config = attach_iot_policy::config::from_env().map_err(|e| ("Runtime.InvalidConfiguration", e.into()))?;
     let aws = AwsClient::from_env().map_err(|e| ("Runtime.InvalidConfiguration", e.into()))?;
     let limits = Limits::from_env().map_err(|e| ("Runtime.InvalidConfiguration", e.into()))?;
     let runner = Runner::embedded(limits)
@@ -129,7 +128,7 @@ fn init_function() -> std::result::Result<Function, (&'static str, anyhow::Error
 fn run(command: Command) -> Result<()> {
     match command {
         Command::Invoke { event, simulate, account, cognito_identity, request_id, timeout_ms } => {
-            let config = Arc::new(Config::from_env()?);
+            let config = Arc::new(attach_iot_policy::config::from_env()?);
             let event = read_event(&event)?;
             let aws: Arc<dyn Aws> = if simulate {
                 let state = match account {
