@@ -141,6 +141,53 @@ async fn invoke(request_id: String, next: Next, cold_start: bool, function: &Fun
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aws::{Attribute, AwsError, CallContext};
+
+    /// An AWS whose every call panics, as a host bug would.
+    struct PanickingAws;
+
+    #[async_trait::async_trait]
+    impl Aws for PanickingAws {
+        async fn attach_policy(&self, _: &CallContext, _: &str, _: &str) -> Result<(), AwsError> {
+            panic!("a host bug")
+        }
+        async fn list_users(&self, _: &CallContext, _: &str, _: &str) -> Result<Vec<String>, AwsError> {
+            panic!("a host bug")
+        }
+        async fn update_attributes(&self, _: &CallContext, _: &str, _: &str, _: &[Attribute]) -> Result<(), AwsError> {
+            panic!("a host bug")
+        }
+    }
+
+    #[cfg(feature = "compiler")]
+    #[tokio::test]
+    async fn a_panic_is_a_500_and_the_next_invocation_runs() {
+        use crate::aws::simulated::SimulatedAccount;
+        use crate::runner::Limits;
+
+        let event = include_bytes!("../../examples/event-rest.json").to_vec();
+        let next = |payload: &Vec<u8>| Next {
+            request_id: "r".into(),
+            deadline_ms: None,
+            cognito_identity: None,
+            payload: payload.clone(),
+        };
+        let config = Arc::new(
+            crate::config::from_lookup(|k| {
+                (k == "IOT_POLICY_NAME").then(|| "amplify-toolkit-iot-message-viewer".into())
+            })
+            .unwrap(),
+        );
+        let runner = Arc::new(Runner::new(crate::GUEST_COMPONENT, Limits::default()).unwrap());
+        let panicking = Function { runner: runner.clone(), config: config.clone(), aws: Arc::new(PanickingAws) };
+        let (_, body) = invoke("r".into(), next(&event), true, &panicking).await;
+        assert!(body.contains("\"statusCode\":500"), "{body}");
+
+        let account = serde_json::from_str(include_str!("../../examples/account.json")).unwrap();
+        let working = Function { runner, config, aws: Arc::new(SimulatedAccount::new(account)) };
+        let (_, body) = invoke("r".into(), next(&event), false, &working).await;
+        assert!(body.contains("\"statusCode\":200"), "{body}");
+    }
 
     #[test]
     fn deadlines() {
