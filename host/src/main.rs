@@ -150,12 +150,11 @@ fn run(command: Command) -> Result<()> {
                 deadline: runner::deadline_in(Duration::from_millis(timeout_ms)),
             };
             let outcome = runtime()?.block_on(runner.invoke(&event, &invocation, &config, aws));
-            println!("{}", serde_json::to_string_pretty(&outcome.response.to_proxy_json())?);
-            Ok(())
+            print_out(&serde_json::to_string_pretty(&outcome.response.to_proxy_json())?)
         }
         Command::Call { url, region } => {
             let answer = runtime()?.block_on(attach_iot_policy::call::call(&url, region, |k| std::env::var(k).ok()))?;
-            println!("{}", answer.body);
+            print_out(&answer.body)?;
             if (200..300).contains(&answer.status) {
                 Ok(())
             } else {
@@ -168,6 +167,15 @@ fn run(command: Command) -> Result<()> {
                 .map_err(|e| anyhow::anyhow!("precompiling for {target}: {e:#}"))?;
             std::fs::write(&out, cwasm).with_context(|| format!("writing {}", out.display()))
         }
+    }
+}
+
+/// Prints a line on stdout; a reader that went away (`| head`) is not an error.
+fn print_out(text: &str) -> Result<()> {
+    use std::io::Write;
+    match writeln!(std::io::stdout(), "{text}") {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
     }
 }
 
