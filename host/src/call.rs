@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 
-use crate::aws::client::{ensure_crypto_provider, identity_from_env, sign};
+use crate::aws::client::{http_client, identity_from_env, sign};
 
 /// What the API answered.
 pub struct Answer {
@@ -41,8 +41,7 @@ pub async fn call(url: &str, region: Option<String>, var: impl Fn(&str) -> Optio
         .context("building the request")?;
     sign(&identity, &region, "execute-api", &mut request).map_err(|e| anyhow::anyhow!("{}", e.message()))?;
 
-    ensure_crypto_provider();
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
+    let client = http_client(true).timeout(Duration::from_secs(30)).build()?;
     let request = reqwest::Request::try_from(request).context("building the request")?;
     let response =
         client.execute(request).await.map_err(|e| anyhow::anyhow!("the request failed: {}", e.without_url()))?;

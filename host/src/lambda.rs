@@ -46,9 +46,9 @@ struct Next {
 
 impl RuntimeApi {
     pub fn new(address: &str) -> Result<Self, reqwest::Error> {
-        crate::aws::client::ensure_crypto_provider();
-        // No overall timeout: `next` is a long poll.
-        let http = reqwest::Client::builder().build()?;
+        // Plain HTTP on the sandbox's loopback: no roots to load. No overall
+        // timeout: `next` is a long poll.
+        let http = crate::aws::client::http_client(false).build()?;
         Ok(Self { http, base: format!("http://{address}/{API_VERSION}/runtime") })
     }
 

@@ -73,8 +73,7 @@ impl AwsClient {
                 return Err(SetupError::BadEndpoint(name));
             }
         }
-        ensure_crypto_provider();
-        let http = reqwest::Client::builder()
+        let http = http_client(true)
             .connect_timeout(CONNECT_TIMEOUT)
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .user_agent(concat!("attach-iot-policy/", env!("CARGO_PKG_VERSION")))
@@ -228,11 +227,23 @@ pub fn identity_from_env(var: &impl Fn(&str) -> Option<String>) -> Result<Identi
     credentials(var).map(Into::into)
 }
 
-/// reqwest is built without a default TLS crypto provider; ring is the one
-/// that cross-compiles for every target without a C toolchain. Every client
-/// in the process needs it installed first.
-pub fn ensure_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+/// An HTTP client builder with TLS set up here rather than by reqwest: ring
+/// (which cross-compiles for every target without a C toolchain) and, when
+/// `public_roots`, the Mozilla roots compiled in. Reading the system's
+/// certificate files instead cost hundreds of file reads at every cold start.
+pub fn http_client(public_roots: bool) -> reqwest::ClientBuilder {
+    let mut roots = rustls::RootCertStore::empty();
+    if public_roots {
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    }
+    let mut tls =
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("ring supports the default TLS versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    reqwest::Client::builder().tls_backend_preconfigured(tls)
 }
 
 /// One AWS API call, before signing.
