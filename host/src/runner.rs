@@ -280,22 +280,34 @@ fn refuse(what: &str) -> AwsError {
     AwsError::InvalidRequest(format!("the host refuses {what} that is not in its configuration"))
 }
 
+/// The same cases on both sides of the boundary.
+fn to_wit(error: AwsError) -> wit_aws::Error {
+    match error {
+        AwsError::NotFound(m) => wit_aws::Error::NotFound(m),
+        AwsError::AccessDenied(m) => wit_aws::Error::AccessDenied(m),
+        AwsError::Throttled(m) => wit_aws::Error::Throttled(m),
+        AwsError::InvalidRequest(m) => wit_aws::Error::InvalidRequest(m),
+        AwsError::Unavailable(m) => wit_aws::Error::Unavailable(m),
+        AwsError::Other(m) => wit_aws::Error::Other(m),
+    }
+}
+
 impl wit_aws::Host for State {
-    async fn attach_policy(&mut self, policy_name: String, target: String) -> Result<(), AwsError> {
+    async fn attach_policy(&mut self, policy_name: String, target: String) -> Result<(), wit_aws::Error> {
         let started = Instant::now();
         let result = match guard_policy(&self.config, &policy_name) {
             Ok(()) => self.aws.attach_policy(&self.call_context, &policy_name, &target).await,
             Err(e) => Err(e),
         };
         self.record("attach-policy", vec![policy_name, target], &result, started);
-        result
+        result.map_err(to_wit)
     }
 
-    async fn list_users(&mut self, user_pool_id: String, filter: String) -> Result<Vec<String>, AwsError> {
+    async fn list_users(&mut self, user_pool_id: String, filter: String) -> Result<Vec<String>, wit_aws::Error> {
         let started = Instant::now();
         let result = self.aws.list_users(&self.call_context, &user_pool_id, &filter).await;
         self.record("list-users", vec![user_pool_id, filter], &result, started);
-        result
+        result.map_err(to_wit)
     }
 
     async fn update_attributes(
@@ -303,7 +315,7 @@ impl wit_aws::Host for State {
         user_pool_id: String,
         username: String,
         attributes: Vec<wit_aws::Attribute>,
-    ) -> Result<(), AwsError> {
+    ) -> Result<(), wit_aws::Error> {
         let started = Instant::now();
         let result = match guard_attributes(&self.config, &attributes) {
             Ok(()) => self.aws.update_attributes(&self.call_context, &user_pool_id, &username, &attributes).await,
@@ -312,7 +324,7 @@ impl wit_aws::Host for State {
         let mut args = vec![user_pool_id, username];
         args.extend(attributes.iter().map(|Attribute { name, value }| format!("{name}={value}")));
         self.record("update-attributes", args, &result, started);
-        result
+        result.map_err(to_wit)
     }
 }
 

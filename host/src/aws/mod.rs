@@ -11,7 +11,9 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 
-pub use crate::bindings::attach_iot_policy::core::aws::{Attribute, Error as AwsError};
+pub use crate::bindings::attach_iot_policy::core::aws::Attribute;
+/// The guest's own error type: the runner turns it into the WIT variant at the boundary.
+pub use attach_iot_policy_guest::AwsError;
 
 /// What an AWS call needs to know about the invocation it serves.
 #[derive(Debug, Clone)]
@@ -34,29 +36,4 @@ pub trait Aws: Send + Sync {
         username: &str,
         attributes: &[Attribute],
     ) -> Result<(), AwsError>;
-}
-
-impl AwsError {
-    /// The WIT case name: what logs, recorded calls and fixtures use.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            AwsError::NotFound(_) => "not-found",
-            AwsError::AccessDenied(_) => "access-denied",
-            AwsError::Throttled(_) => "throttled",
-            AwsError::InvalidRequest(_) => "invalid-request",
-            AwsError::Unavailable(_) => "unavailable",
-            AwsError::Other(_) => "other",
-        }
-    }
-
-    pub fn message(&self) -> &str {
-        match self {
-            AwsError::NotFound(m)
-            | AwsError::AccessDenied(m)
-            | AwsError::Throttled(m)
-            | AwsError::InvalidRequest(m)
-            | AwsError::Unavailable(m)
-            | AwsError::Other(m) => m,
-        }
-    }
 }
