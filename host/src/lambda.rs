@@ -104,7 +104,7 @@ pub async fn serve(api: RuntimeApi, function: Function) -> anyhow::Result<()> {
     loop {
         let next = api.next().await?;
         let span = tracing::info_span!("invoke", request_id = %next.request_id);
-        let response = invoke(next.request_id.clone(), next, cold_start, &function).instrument(span.clone()).await;
+        let response = invoke(next, cold_start, &function).instrument(span.clone()).await;
         cold_start = false;
         if let Err(e) = api.respond(&response.0, response.1).await {
             span.in_scope(|| event!(Level::ERROR, "could not deliver the response: {e}"));
@@ -112,7 +112,8 @@ pub async fn serve(api: RuntimeApi, function: Function) -> anyhow::Result<()> {
     }
 }
 
-async fn invoke(request_id: String, next: Next, cold_start: bool, function: &Function) -> (String, String) {
+async fn invoke(next: Next, cold_start: bool, function: &Function) -> (String, String) {
+    let request_id = next.request_id;
     let (deadline, trusted) = deadline_from(next.deadline_ms, SystemTime::now());
     event!(Level::INFO, cold_start, bytes = next.payload.len(), "invocation");
     if !trusted {
@@ -180,12 +181,12 @@ mod tests {
         );
         let runner = Arc::new(Runner::new(crate::GUEST_COMPONENT, Limits::default()).unwrap());
         let panicking = Function { runner: runner.clone(), config: config.clone(), aws: Arc::new(PanickingAws) };
-        let (_, body) = invoke("r".into(), next(&event), true, &panicking).await;
+        let (_, body) = invoke(next(&event), true, &panicking).await;
         assert!(body.contains("\"statusCode\":500"), "{body}");
 
         let account = serde_json::from_str(include_str!("../../examples/account.json")).unwrap();
         let working = Function { runner, config, aws: Arc::new(SimulatedAccount::new(account)) };
-        let (_, body) = invoke("r".into(), next(&event), false, &working).await;
+        let (_, body) = invoke(next(&event), false, &working).await;
         assert!(body.contains("\"statusCode\":200"), "{body}");
     }
 
