@@ -189,23 +189,16 @@ impl Runner {
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);
 
-        match self.run(&mut store, event, invocation, config).await {
-            Ok(guest_response) => {
-                let response = Response {
-                    status_code: guest_response.status_code,
-                    headers: guest_response.headers,
-                    body: guest_response.body,
-                };
-                Outcome { response, calls: std::mem::take(&mut store.data_mut().calls) }
-            }
+        let result = self.run(&mut store, event, invocation, config).await;
+        let calls = std::mem::take(&mut store.data_mut().calls);
+        let response = match result {
+            Ok(guest) => Response { status_code: guest.status_code, headers: guest.headers, body: guest.body },
             Err(trap) => {
                 event!(Level::ERROR, error = %format!("{trap:#}"), "the component failed; answering 500");
-                let calls = std::mem::take(&mut store.data_mut().calls);
-                let response =
-                    response::host_error(500, "internal-error", "the invocation failed", &config.cors_allow_origin);
-                Outcome { response, calls }
+                response::host_error(500, "internal-error", "the invocation failed", &config.cors_allow_origin)
             }
-        }
+        };
+        Outcome { response, calls }
     }
 
     async fn run(
