@@ -1,7 +1,9 @@
 //! Plain Rust mirrors of the WIT types, so the logic compiles and tests natively.
 
-/// Why an AWS call failed (WIT `aws.error`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why an AWS call failed (WIT `aws.error`). Fixtures write it as the WIT
+/// case name and its message: `{"throttled": "Rate exceeded"}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum AwsError {
     NotFound(String),
     AccessDenied(String),

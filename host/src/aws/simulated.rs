@@ -56,38 +56,13 @@ fn yes() -> bool {
 }
 
 /// Makes a call fail: every call of `op`, or only its `call`-th (from 1).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Fault {
     pub op: String,
     #[serde(default)]
     pub call: Option<u32>,
-    pub error: FaultError,
-}
-
-/// A WIT `aws.error`, as fixtures write it: `{"throttled": "Rate exceeded"}`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FaultError {
-    NotFound(String),
-    AccessDenied(String),
-    Throttled(String),
-    InvalidRequest(String),
-    Unavailable(String),
-    Other(String),
-}
-
-impl From<FaultError> for AwsError {
-    fn from(e: FaultError) -> Self {
-        match e {
-            FaultError::NotFound(m) => AwsError::NotFound(m),
-            FaultError::AccessDenied(m) => AwsError::AccessDenied(m),
-            FaultError::Throttled(m) => AwsError::Throttled(m),
-            FaultError::InvalidRequest(m) => AwsError::InvalidRequest(m),
-            FaultError::Unavailable(m) => AwsError::Unavailable(m),
-            FaultError::Other(m) => AwsError::Other(m),
-        }
-    }
+    pub error: AwsError,
 }
 
 pub struct SimulatedAccount {
@@ -117,7 +92,7 @@ impl SimulatedAccount {
         *n += 1;
         let n = *n;
         if let Some(fault) = state.faults.iter().find(|f| f.op == op && f.call.is_none_or(|c| c == n)) {
-            return Err(fault.error.clone().into());
+            return Err(fault.error.clone());
         }
         f(state)
     }
