@@ -93,11 +93,56 @@ fn a_trap_is_a_500_and_the_next_invocation_works() {
 }
 
 #[test]
-fn running_out_of_fuel_is_a_500_not_a_hang() {
-    let r = runner(Limits { fuel: 10_000, ..Limits::default() });
+fn a_guest_past_its_cpu_budget_is_a_500_not_a_hang() {
+    // A zero budget expires at the guest's first epoch check: the path a
+    // guest stuck in a loop takes once the ticker passes its deadline.
+    let r = runner(Limits { cpu_time: Duration::ZERO, ..Limits::default() });
     let outcome = invoke(&r, EXAMPLE_EVENT.as_bytes());
     assert_eq!(outcome.response.status_code, 500);
     assert!(outcome.calls.is_empty(), "{:?}", outcome.calls);
+}
+
+#[test]
+fn time_spent_waiting_on_aws_is_not_charged_to_the_guest() {
+    // Each AWS call takes 60 ms; the guest's budget is 50 ms. The example
+    // makes four calls: 240 ms of waiting, far past the budget if it
+    // counted, while the epoch ticks many times.
+    struct SlowAws(Arc<SimulatedAccount>);
+    #[async_trait::async_trait]
+    impl attach_iot_policy::aws::Aws for SlowAws {
+        async fn attach_policy(
+            &self,
+            cx: &attach_iot_policy::aws::CallContext,
+            policy: &str,
+            target: &str,
+        ) -> Result<(), attach_iot_policy::aws::AwsError> {
+            tokio::time::sleep(Duration::from_millis(60)).await;
+            self.0.attach_policy(cx, policy, target).await
+        }
+        async fn list_users(
+            &self,
+            cx: &attach_iot_policy::aws::CallContext,
+            pool: &str,
+            filter: &str,
+        ) -> Result<Vec<String>, attach_iot_policy::aws::AwsError> {
+            tokio::time::sleep(Duration::from_millis(60)).await;
+            self.0.list_users(cx, pool, filter).await
+        }
+        async fn update_attributes(
+            &self,
+            cx: &attach_iot_policy::aws::CallContext,
+            pool: &str,
+            user: &str,
+            attributes: &[attach_iot_policy::aws::Attribute],
+        ) -> Result<(), attach_iot_policy::aws::AwsError> {
+            tokio::time::sleep(Duration::from_millis(60)).await;
+            self.0.update_attributes(cx, pool, user, attributes).await
+        }
+    }
+    let r = runner(Limits { cpu_time: Duration::from_millis(50), ..Limits::default() });
+    let outcome = block_on(r.invoke(EXAMPLE_EVENT.as_bytes(), &invocation(), &config(), Arc::new(SlowAws(account()))));
+    assert_eq!(outcome.response.status_code, 200, "{}", outcome.response.body);
+    assert_eq!(outcome.calls.len(), 4, "{:?}", outcome.calls);
 }
 
 /// Captures what the host logs while `f` runs.
