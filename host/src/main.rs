@@ -14,6 +14,11 @@ use attach_iot_policy::lambda::{self, Function, RuntimeApi};
 use attach_iot_policy::runner::{self, Invocation, Limits, Runner};
 use clap::{CommandFactory, Parser, Subcommand};
 
+// See host/Cargo.toml: musl's malloc costs system calls on every invocation.
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The account `--simulate` starts from, unless `--account` names another.
 const DEFAULT_ACCOUNT: &str = include_str!("../../examples/account.json");
 
