@@ -276,13 +276,14 @@ fn main() {
     let guest_config: Config = (*config).clone();
     let context = attach_iot_policy_guest::Context { request_id: "bench".into(), cognito_identity: None };
     let aws: Arc<dyn aws::Aws> = Arc::new(InstantAws);
-    let (mut wasm, mut native) = (Vec::new(), Vec::new());
+    let (mut wasm, mut native, mut phases) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..TAX_ROUNDS {
         for _ in 0..TAX_RUNS_PER_ROUND {
             let started = Instant::now();
             let outcome = rt.block_on(runner.invoke(EVENT.as_bytes(), &invocation, &config, aws.clone()));
             wasm.push(started.elapsed());
             assert_eq!(outcome.response.status_code, 200, "{}", outcome.response.body);
+            phases.push(outcome.phases);
         }
         for _ in 0..TAX_RUNS_PER_ROUND {
             let started = Instant::now();
@@ -310,6 +311,14 @@ fn main() {
     )
     .unwrap();
     writeln!(report, "| **Wasm tax** (ratio of the medians above) | {ratio:.1}× | | | < 3× |").unwrap();
+    let phase = |name: &str, pick: fn(&runner::Phases) -> Duration| {
+        let s = stats(phases.iter().map(pick).collect());
+        format!("| &nbsp;&nbsp;of the Wasm path: {name} | {} | {} | {} | |\n", fmt(s.median), fmt(s.min), fmt(s.max))
+    };
+    report.push_str(&phase("`Store` and WASI context", |p| p.setup));
+    report.push_str(&phase("instantiate", |p| p.instantiate));
+    report.push_str(&phase("`handle` (the same work as the native run)", |p| p.handle));
+    report.push_str(&phase("drop the `Store`, reset the pooled memory", |p| p.teardown));
     let rss = rss.map_or_else(|| "unknown".into(), |k| format!("{:.1} MB", k as f64 / 1024.0));
     writeln!(report, "| peak RSS of `bootstrap` after {WARM_INVOCATIONS} invocations | {rss} | | | < 20 MB |").unwrap();
     for arch in ["x86_64", "arm64"] {

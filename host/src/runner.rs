@@ -91,6 +91,19 @@ pub struct Call {
 pub struct Outcome {
     pub response: Response,
     pub calls: Vec<Call>,
+    pub phases: Phases,
+}
+
+/// Where an invocation's time went; logged at DEBUG, and read by `make bench`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Phases {
+    /// Building the `Store` and its WASI context.
+    pub setup: Duration,
+    pub instantiate: Duration,
+    /// The guest's `handle`, with its imports.
+    pub handle: Duration,
+    /// Dropping the `Store`, which returns the instance to the pool.
+    pub teardown: Duration,
 }
 
 pub struct Runner {
@@ -135,11 +148,10 @@ fn runtime_config(limits: &Limits) -> wasmtime::Config {
         .max_memory_size(limits.memory_bytes.min(1 << 32))
         // Reset by memset, not madvise, up to this much: the guest's 128 KiB
         // stack and the heap an ordinary event needs, with no page faults on
-        // the next invocation. Where the kernel has PAGEMAP_SCAN (6.7+), only
-        // the pages that were written are reset.
+        // the next invocation. PAGEMAP_SCAN (Linux 6.7+) measured no faster
+        // here, so it stays off and every kernel behaves alike.
         .linear_memory_keep_resident(512 << 10)
-        .table_keep_resident(64 << 10)
-        .pagemap_scan(wasmtime::Enabled::Auto);
+        .table_keep_resident(64 << 10);
     config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
     config
 }
@@ -238,6 +250,7 @@ impl Runner {
         };
 
         let _turn = self.turns.acquire().await.expect("the semaphore is never closed");
+        let started = Instant::now();
         let state = State {
             // No environment, no preopened directories, no network: the
             // guest reaches the world only through its imports.
@@ -248,7 +261,7 @@ impl Runner {
             config: config.clone(),
             call_context: CallContext { deadline: invocation.deadline },
             calls: Vec::new(),
-            started: Instant::now(),
+            started,
             waiting: Duration::ZERO,
             cpu_time: self.limits.cpu_time,
         };
@@ -256,9 +269,21 @@ impl Runner {
         store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(ticks(self.limits.cpu_time));
         store.epoch_deadline_callback(|store| store.data().over_budget());
+        let mut phases = Phases { setup: started.elapsed(), ..Phases::default() };
 
-        let result = self.run(&mut store, event, invocation, config).await;
+        let result = self.run(&mut store, event, invocation, config, &mut phases).await;
         let calls = std::mem::take(&mut store.data_mut().calls);
+        let dropped = Instant::now();
+        drop(store);
+        phases.teardown = dropped.elapsed();
+        event!(
+            Level::DEBUG,
+            setup_us = phases.setup.as_micros() as u64,
+            instantiate_us = phases.instantiate.as_micros() as u64,
+            handle_us = phases.handle.as_micros() as u64,
+            teardown_us = phases.teardown.as_micros() as u64,
+            "invocation phases"
+        );
         let response = match result {
             Ok(guest) => Response { status_code: guest.status_code, headers: guest.headers, body: guest.body },
             Err(trap) => {
@@ -266,7 +291,7 @@ impl Runner {
                 response::host_error(500, "internal-error", "the invocation failed", &config.cors_allow_origin)
             }
         };
-        Outcome { response, calls }
+        Outcome { response, calls, phases }
     }
 
     async fn run(
@@ -275,8 +300,12 @@ impl Runner {
         event: &str,
         invocation: &Invocation,
         config: &Config,
+        phases: &mut Phases,
     ) -> wasmtime::Result<handler::Response> {
+        let instantiating = Instant::now();
         let instance = self.pre.instantiate_async(&mut *store).await?;
+        phases.instantiate = instantiating.elapsed();
+        let handling = Instant::now();
         let context = handler::Context {
             request_id: invocation.request_id.clone(),
             cognito_identity: invocation.cognito_identity.clone(),
@@ -288,13 +317,17 @@ impl Runner {
             allowed_user_pool_ids: config.allowed_user_pool_ids.clone(),
             cors_allow_origin: config.cors_allow_origin.clone(),
         };
-        instance.attach_iot_policy_core_handler().call_handle(&mut *store, event, &context, &config).await
+        let response =
+            instance.attach_iot_policy_core_handler().call_handle(&mut *store, event, &context, &config).await;
+        phases.handle = handling.elapsed();
+        response
     }
 }
 
 fn host_refusal(status: u16, code: &str, message: &str, config: &Config) -> Outcome {
     event!(Level::WARN, status, code, "refused before the component ran: {message}");
-    Outcome { response: response::host_error(status, code, message, &config.cors_allow_origin), calls: Vec::new() }
+    let response = response::host_error(status, code, message, &config.cors_allow_origin);
+    Outcome { response, calls: Vec::new(), phases: Phases::default() }
 }
 
 /// A store's data: everything one invocation may touch.
