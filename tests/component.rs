@@ -223,3 +223,15 @@ proptest! {
         prop_assert!(matches!(outcome.response.status_code, 200 | 204 | 400 | 403 | 404), "{}", outcome.response.status_code);
     }
 }
+
+#[test]
+fn the_component_imports_nothing_but_its_own_interfaces() {
+    // No WASI: the guest cannot reach a clock, a file, the environment or
+    // the network even through a host that offers them.
+    let engine = wasmtime::Engine::new(&runner::engine_config()).unwrap();
+    let component = wasmtime::component::Component::new(&engine, attach_iot_policy::GUEST_COMPONENT).unwrap();
+    let types = component.component_type();
+    let mut imports: Vec<&str> = types.imports(&engine).map(|(name, _)| name).collect();
+    imports.sort_unstable();
+    assert_eq!(imports, ["attach-iot-policy:core/aws@0.1.0", "attach-iot-policy:core/log@0.1.0"]);
+}

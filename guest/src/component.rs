@@ -1,5 +1,7 @@
 //! The thin glue between the WIT world and the plain-Rust pipeline.
 
+use crate::prelude::*;
+
 use crate::types;
 
 wit_bindgen::generate!({
@@ -73,3 +75,28 @@ fn from_wit(e: aws::Error) -> types::AwsError {
 }
 
 export!(Component);
+
+/// The canonical ABI's allocator export, through which the host copies
+/// strings and lists in. With std, Rust's wasip2 std exports it; this guest is
+/// `no_std`, and wit-bindgen supplies one only for other targets, so this is
+/// wit-bindgen's own, restated.
+#[unsafe(no_mangle)]
+unsafe extern "C" fn cabi_realloc(old_ptr: *mut u8, old_len: usize, align: usize, new_len: usize) -> *mut u8 {
+    use alloc::alloc::{Layout, alloc, realloc};
+
+    let ptr = unsafe {
+        if old_len == 0 {
+            if new_len == 0 {
+                return align as *mut u8;
+            }
+            alloc(Layout::from_size_align_unchecked(new_len, align))
+        } else {
+            realloc(old_ptr, Layout::from_size_align_unchecked(old_len, align), new_len)
+        }
+    };
+    if ptr.is_null() {
+        // Out of memory (the host's cap): a trap, which the host answers with 500.
+        core::arch::wasm32::unreachable();
+    }
+    ptr
+}

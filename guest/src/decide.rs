@@ -1,5 +1,7 @@
 //! Step 2: validate the caller and decide what to do, before any side effect.
 
+use crate::prelude::*;
+
 use crate::event::{Event, Source};
 use crate::ids::{self, PoolUser, Provider, ProviderError};
 use crate::types::Config;

@@ -1,6 +1,8 @@
 //! Step 1: read the event. Only the fields the decision needs are parsed; the
 //! rest is skipped without being kept, so a large event costs little memory.
 
+use crate::prelude::*;
+
 use serde::Deserialize;
 
 /// Where the caller's identity came from.

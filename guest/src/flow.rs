@@ -1,6 +1,8 @@
 //! Step 3: call the imports. Policies first; the attribute only once every
 //! policy is attached, so it never claims a policy that is not there.
 
+use crate::prelude::*;
+
 use crate::decide::Plan;
 use crate::types::{Attribute, AwsError, Config, Host, Level};
 

@@ -1,6 +1,8 @@
 //! The formats of the IDs the guest accepts. Each check is strict, so that no
 //! crafted value reaches an AWS call, a ListUsers filter, or a log line.
 
+use crate::prelude::*;
+
 /// An AWS region name such as `us-west-2`, `us-gov-west-1` or `cn-north-1`.
 pub fn is_region(s: &str) -> bool {
     let b = s.as_bytes();

@@ -4,6 +4,15 @@
 //! validates the caller and plans, [`flow`] calls the AWS imports, and
 //! [`response`] answers. Everything reaches the outside through [`Host`], so
 //! the whole pipeline runs natively in tests and as a component in any host.
+//!
+//! The component is `no_std` (with `alloc`): nothing here needs an operating
+//! system, and without std it imports nothing from WASI, which makes it
+//! smaller and cheaper to instantiate. Native builds (tests, the host's
+//! native comparison) keep std.
+
+#![cfg_attr(target_arch = "wasm32", no_std)]
+
+extern crate alloc;
 
 pub mod decide;
 pub mod event;
@@ -15,9 +24,29 @@ pub mod types;
 #[cfg(target_arch = "wasm32")]
 mod component;
 
+/// What std's prelude would bring; every module starts with `use crate::prelude::*`.
+mod prelude {
+    pub use alloc::borrow::ToOwned;
+    pub use alloc::format;
+    pub use alloc::string::{String, ToString};
+    pub use alloc::vec;
+    pub use alloc::vec::Vec;
+}
+
+#[cfg(target_arch = "wasm32")]
+mod allocator;
+
+/// A panic is a trap: the host answers 500 and the next invocation runs.
+#[cfg(target_arch = "wasm32")]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    core::arch::wasm32::unreachable()
+}
+
 pub use types::{Attribute, AwsError, Config, Context, Host, Level, Response};
 
 use decide::{Decision, Refusal};
+use prelude::*;
 
 /// Handles one invocation: the whole of the component's `handle` export.
 pub fn handle(event: &str, context: &Context, config: &Config, host: &mut impl Host) -> Response {

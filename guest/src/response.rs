@@ -2,6 +2,8 @@
 //! Bodies name what happened, never an AWS account detail or a secret: those
 //! stay in the logs.
 
+use crate::prelude::*;
+
 use serde_json::{Value, json};
 
 use crate::decide::{Plan, Refusal};

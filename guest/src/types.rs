@@ -1,5 +1,7 @@
 //! Plain Rust mirrors of the WIT types, so the logic compiles and tests natively.
 
+use crate::prelude::*;
+
 /// Why an AWS call failed (WIT `aws.error`). Fixtures write it as the WIT
 /// case name and its message: `{"throttled": "Rate exceeded"}`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
