@@ -107,36 +107,28 @@ fn time_spent_waiting_on_aws_is_not_charged_to_the_guest() {
     // Each AWS call takes 60 ms; the guest's budget is 50 ms. The example
     // makes four calls: 240 ms of waiting, far past the budget if it
     // counted, while the epoch ticks many times.
+    use attach_iot_policy::aws::{Attribute, Aws, AwsError, CallContext};
     struct SlowAws(Arc<SimulatedAccount>);
+    async fn slowly<T>(call: impl std::future::Future<Output = T>) -> T {
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        call.await
+    }
     #[async_trait::async_trait]
-    impl attach_iot_policy::aws::Aws for SlowAws {
-        async fn attach_policy(
-            &self,
-            cx: &attach_iot_policy::aws::CallContext,
-            policy: &str,
-            target: &str,
-        ) -> Result<(), attach_iot_policy::aws::AwsError> {
-            tokio::time::sleep(Duration::from_millis(60)).await;
-            self.0.attach_policy(cx, policy, target).await
+    impl Aws for SlowAws {
+        async fn attach_policy(&self, cx: &CallContext, policy: &str, target: &str) -> Result<(), AwsError> {
+            slowly(self.0.attach_policy(cx, policy, target)).await
         }
-        async fn list_users(
-            &self,
-            cx: &attach_iot_policy::aws::CallContext,
-            pool: &str,
-            filter: &str,
-        ) -> Result<Vec<String>, attach_iot_policy::aws::AwsError> {
-            tokio::time::sleep(Duration::from_millis(60)).await;
-            self.0.list_users(cx, pool, filter).await
+        async fn list_users(&self, cx: &CallContext, pool: &str, filter: &str) -> Result<Vec<String>, AwsError> {
+            slowly(self.0.list_users(cx, pool, filter)).await
         }
         async fn update_attributes(
             &self,
-            cx: &attach_iot_policy::aws::CallContext,
+            cx: &CallContext,
             pool: &str,
             user: &str,
-            attributes: &[attach_iot_policy::aws::Attribute],
-        ) -> Result<(), attach_iot_policy::aws::AwsError> {
-            tokio::time::sleep(Duration::from_millis(60)).await;
-            self.0.update_attributes(cx, pool, user, attributes).await
+            attributes: &[Attribute],
+        ) -> Result<(), AwsError> {
+            slowly(self.0.update_attributes(cx, pool, user, attributes)).await
         }
     }
     let r = runner(Limits { cpu_time: Duration::from_millis(50), ..Limits::default() });
