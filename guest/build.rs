@@ -5,8 +5,9 @@
 //!   host to reset between invocations. The parser's recursion limit (128
 //!   levels) keeps the guest's use of it far below this.
 //! - The guest is `no_std`, so nothing links the C library that std brings;
-//!   `memcmp`, `memcpy` and friends come from wasi-libc's `libc.a` (shipped
-//!   with the target), which needs no WASI imports for them.
+//!   `malloc` (see `src/allocator.rs`), `memcmp` and friends come from
+//!   wasi-libc's `libc.a`, shipped with the target. None of them imports
+//!   anything from WASI (`tests/component.rs` checks the component's imports).
 
 fn main() {
     if std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("wasm32") {
