@@ -263,12 +263,12 @@ impl Runner {
             calls: Vec::new(),
             started,
             waiting: Duration::ZERO,
-            cpu_time: self.limits.cpu_time,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);
-        store.set_epoch_deadline(ticks(self.limits.cpu_time));
-        store.epoch_deadline_callback(|store| store.data().over_budget());
+        let budget = self.limits.cpu_time;
+        store.set_epoch_deadline(ticks(budget));
+        store.epoch_deadline_callback(move |store| store.data().over_budget(budget));
         let mut phases = Phases { setup: started.elapsed(), ..Phases::default() };
 
         let result = self.run(&mut store, event, invocation, config, &mut phases).await;
@@ -342,7 +342,6 @@ pub struct State {
     started: Instant,
     /// Time spent in AWS calls, which the CPU budget does not count.
     waiting: Duration,
-    cpu_time: Duration,
 }
 
 impl WasiView for State {
@@ -354,11 +353,11 @@ impl WasiView for State {
 impl State {
     /// Called when the epoch deadline passes: traps if the guest has computed
     /// for longer than its budget, and otherwise sets the next deadline.
-    fn over_budget(&self) -> wasmtime::Result<UpdateDeadline> {
+    fn over_budget(&self, budget: Duration) -> wasmtime::Result<UpdateDeadline> {
         let used = self.started.elapsed().saturating_sub(self.waiting);
-        match self.cpu_time.checked_sub(used) {
+        match budget.checked_sub(used) {
             Some(left) if !left.is_zero() => Ok(UpdateDeadline::Continue(ticks(left))),
-            _ => Err(wasmtime::Error::msg(format!("the guest ran past its CPU budget of {:?}", self.cpu_time))),
+            _ => Err(wasmtime::Error::msg(format!("the guest ran past its CPU budget of {budget:?}"))),
         }
     }
 
