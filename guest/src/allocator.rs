@@ -19,6 +19,11 @@ unsafe extern "C" {
 /// What `malloc` aligns to on wasm32 (wasi-libc's dlmalloc: two words).
 const MALLOC_ALIGN: usize = 8;
 
+/// When plain `malloc` (and `calloc`, `realloc`) give the alignment needed.
+fn malloc_aligns(align: usize, size: usize) -> bool {
+    align <= MALLOC_ALIGN && align <= size
+}
+
 struct Libc;
 
 #[global_allocator]
@@ -28,7 +33,7 @@ static ALLOCATOR: Libc = Libc;
 unsafe impl GlobalAlloc for Libc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         unsafe {
-            if layout.align() <= MALLOC_ALIGN && layout.align() <= layout.size() {
+            if malloc_aligns(layout.align(), layout.size()) {
                 malloc(layout.size()).cast()
             } else {
                 aligned_alloc(layout.align(), layout.size()).cast()
@@ -38,7 +43,7 @@ unsafe impl GlobalAlloc for Libc {
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         unsafe {
-            if layout.align() <= MALLOC_ALIGN && layout.align() <= layout.size() {
+            if malloc_aligns(layout.align(), layout.size()) {
                 calloc(layout.size(), 1).cast()
             } else {
                 let ptr = self.alloc(layout);
@@ -56,7 +61,7 @@ unsafe impl GlobalAlloc for Libc {
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         unsafe {
-            if layout.align() <= MALLOC_ALIGN && layout.align() <= new_size {
+            if malloc_aligns(layout.align(), new_size) {
                 realloc(ptr.cast(), new_size).cast()
             } else {
                 let new = self.alloc(Layout::from_size_align_unchecked(new_size, layout.align()));

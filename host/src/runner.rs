@@ -138,8 +138,8 @@ fn runtime_config(limits: &Limits) -> wasmtime::Config {
     let mut config = engine_config();
     let mut pool = wasmtime::PoolingAllocationConfig::new();
     let n = CONCURRENT_INVOCATIONS;
-    // The component has one memory, one table and three core instances;
-    // the slack costs only address space.
+    // The component has one memory and three core instances; the slack
+    // costs only address space.
     pool.total_component_instances(n)
         .total_core_instances(n * 8)
         .total_memories(n * 2)
