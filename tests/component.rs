@@ -1,30 +1,19 @@
 //! The host around the component: limits, isolation, and what never leaks.
 
+mod support;
+
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use attach_iot_policy::aws::simulated::{AccountState, SimulatedAccount};
-use attach_iot_policy::config::Config;
-use attach_iot_policy::runner::{self, Invocation, Limits, Outcome, Runner};
+use attach_iot_policy::aws::recording::{Call, Recording};
+use attach_iot_policy::function::Function;
+use attach_iot_policy::lambda::{self, Next, RequestId};
+use attach_iot_policy::limits::Limits;
+use attach_iot_policy::runner::{self, Invocation, Outcome, Runner};
 use proptest::prelude::*;
 use serde_json::Value;
-
-const EXAMPLE_EVENT: &str = include_str!("../examples/event-rest.json");
-const EXAMPLE_ACCOUNT: &str = include_str!("../examples/account.json");
-
-fn config() -> Arc<Config> {
-    Arc::new(
-        attach_iot_policy::config::from_lookup(|name| {
-            (name == "IOT_POLICY_NAME").then(|| "amplify-toolkit-iot-message-viewer".into())
-        })
-        .unwrap(),
-    )
-}
-
-fn account() -> Arc<SimulatedAccount> {
-    Arc::new(SimulatedAccount::new(serde_json::from_str::<AccountState>(EXAMPLE_ACCOUNT).unwrap()))
-}
+use support::backends::{self, EXAMPLE_EVENT, example_account, example_config};
 
 fn invocation() -> Invocation {
     Invocation {
@@ -38,8 +27,17 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
 }
 
-fn invoke(runner: &Runner, event: &[u8]) -> Outcome {
-    block_on(runner.invoke(event, &invocation(), &config(), account()))
+/// Invokes through the production path (guard included) against `aws`,
+/// recording the calls that reach it.
+fn invoke_with(runner: &Arc<Runner>, event: &[u8], aws: Arc<dyn attach_iot_policy::aws::Aws>) -> (Outcome, Vec<Call>) {
+    let recording = Arc::new(Recording::new(aws));
+    let function = Function::new(runner.clone(), Arc::new(example_config()), recording.clone());
+    let outcome = block_on(function.invoke(event, &invocation()));
+    (outcome, recording.take())
+}
+
+fn invoke(runner: &Arc<Runner>, event: &[u8]) -> (Outcome, Vec<Call>) {
+    invoke_with(runner, event, example_account())
 }
 
 fn error_code(outcome: &Outcome) -> String {
@@ -47,23 +45,23 @@ fn error_code(outcome: &Outcome) -> String {
     body["error"].as_str().unwrap_or_default().to_owned()
 }
 
-fn runner(limits: Limits) -> Runner {
-    Runner::new(attach_iot_policy::GUEST_COMPONENT, limits).expect("the component loads")
+fn runner(limits: Limits) -> Arc<Runner> {
+    Arc::new(Runner::new(attach_iot_policy::GUEST_WASM, limits).expect("the component loads"))
 }
 
 #[test]
 fn invalid_utf8_is_refused_before_the_guest_runs() {
     let r = runner(Limits::default());
-    let outcome = invoke(&r, b"{\"httpMethod\":\"GET\xff\"}");
+    let (outcome, calls) = invoke(&r, b"{\"httpMethod\":\"GET\xff\"}");
     assert_eq!(outcome.response.status_code, 400);
     assert_eq!(error_code(&outcome), "invalid-event");
-    assert!(outcome.calls.is_empty());
+    assert!(calls.is_empty());
 }
 
 #[test]
 fn oversized_event_is_refused_with_413() {
     let r = runner(Limits { max_event_bytes: 1024, ..Limits::default() });
-    let outcome = invoke(&r, &vec![b' '; 1025]);
+    let (outcome, _) = invoke(&r, &vec![b' '; 1025]);
     assert_eq!(outcome.response.status_code, 413);
     assert_eq!(error_code(&outcome), "event-too-large");
 }
@@ -72,7 +70,7 @@ fn oversized_event_is_refused_with_413() {
 fn a_six_megabyte_event_is_handled_within_the_default_limits() {
     let mut event: Value = serde_json::from_str(EXAMPLE_EVENT).unwrap();
     event["body"] = Value::String("x".repeat(6_000_000));
-    let outcome = invoke(&runner(Limits::default()), event.to_string().as_bytes());
+    let (outcome, _) = invoke(&runner(Limits::default()), event.to_string().as_bytes());
     assert_eq!(outcome.response.status_code, 200, "{}", outcome.response.body);
 }
 
@@ -83,12 +81,12 @@ fn a_trap_is_a_500_and_the_next_invocation_works() {
     let r = runner(Limits { memory_bytes: 2 << 20, max_event_bytes: 64 << 20, ..Limits::default() });
     let mut big: Value = serde_json::from_str(EXAMPLE_EVENT).unwrap();
     big["body"] = Value::String("x".repeat(4 << 20));
-    let trapped = invoke(&r, big.to_string().as_bytes());
+    let (trapped, _) = invoke(&r, big.to_string().as_bytes());
     assert_eq!(trapped.response.status_code, 500);
     assert_eq!(error_code(&trapped), "internal-error");
     assert!(!trapped.response.body.contains("wasm"), "no internals in the body: {}", trapped.response.body);
 
-    let next = invoke(&r, EXAMPLE_EVENT.as_bytes());
+    let (next, _) = invoke(&r, EXAMPLE_EVENT.as_bytes());
     assert_eq!(next.response.status_code, 200, "{}", next.response.body);
 }
 
@@ -97,9 +95,9 @@ fn a_guest_past_its_cpu_budget_is_a_500_not_a_hang() {
     // A zero budget expires at the guest's first epoch check: the path a
     // guest stuck in a loop takes once the ticker passes its deadline.
     let r = runner(Limits { cpu_time: Duration::ZERO, ..Limits::default() });
-    let outcome = invoke(&r, EXAMPLE_EVENT.as_bytes());
+    let (outcome, calls) = invoke(&r, EXAMPLE_EVENT.as_bytes());
     assert_eq!(outcome.response.status_code, 500);
-    assert!(outcome.calls.is_empty(), "{:?}", outcome.calls);
+    assert!(calls.is_empty(), "{calls:?}");
 }
 
 #[test]
@@ -107,34 +105,11 @@ fn time_spent_waiting_on_aws_is_not_charged_to_the_guest() {
     // Each AWS call takes 60 ms; the guest's budget is 50 ms. The example
     // makes four calls: 240 ms of waiting, far past the budget if it
     // counted, while the epoch ticks many times.
-    use attach_iot_policy::aws::{Attribute, Aws, AwsError, CallContext};
-    struct SlowAws(Arc<SimulatedAccount>);
-    async fn slowly<T>(call: impl std::future::Future<Output = T>) -> T {
-        tokio::time::sleep(Duration::from_millis(60)).await;
-        call.await
-    }
-    #[async_trait::async_trait]
-    impl Aws for SlowAws {
-        async fn attach_policy(&self, cx: &CallContext, policy: &str, target: &str) -> Result<(), AwsError> {
-            slowly(self.0.attach_policy(cx, policy, target)).await
-        }
-        async fn list_users(&self, cx: &CallContext, pool: &str, filter: &str) -> Result<Vec<String>, AwsError> {
-            slowly(self.0.list_users(cx, pool, filter)).await
-        }
-        async fn update_attributes(
-            &self,
-            cx: &CallContext,
-            pool: &str,
-            user: &str,
-            attributes: &[Attribute],
-        ) -> Result<(), AwsError> {
-            slowly(self.0.update_attributes(cx, pool, user, attributes)).await
-        }
-    }
     let r = runner(Limits { cpu_time: Duration::from_millis(50), ..Limits::default() });
-    let outcome = block_on(r.invoke(EXAMPLE_EVENT.as_bytes(), &invocation(), &config(), Arc::new(SlowAws(account()))));
+    let slow = Arc::new(backends::Slow { inner: example_account(), delay: Duration::from_millis(60) });
+    let (outcome, calls) = invoke_with(&r, EXAMPLE_EVENT.as_bytes(), slow);
     assert_eq!(outcome.response.status_code, 200, "{}", outcome.response.body);
-    assert_eq!(outcome.calls.len(), 4, "{:?}", outcome.calls);
+    assert_eq!(calls.len(), 4, "{calls:?}");
 }
 
 /// Captures what the host logs while `f` runs.
@@ -171,7 +146,7 @@ fn the_callers_credentials_reach_no_log_and_no_response() {
     event["requestContext"]["identity"]["accessKey"] = access_key.into();
     let r = runner(Limits::default());
     let mut outcome = None;
-    let logs = capture_logs(|| outcome = Some(invoke(&r, event.to_string().as_bytes())));
+    let logs = capture_logs(|| outcome = Some(invoke(&r, event.to_string().as_bytes()).0));
     let outcome = outcome.unwrap();
     assert_eq!(outcome.response.status_code, 200);
     assert!(logs.contains("request_id=test"), "every line names the request: {logs}");
@@ -185,9 +160,9 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_never_trap_the_guest(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
-        static RUNNER: std::sync::OnceLock<Runner> = std::sync::OnceLock::new();
+        static RUNNER: std::sync::OnceLock<Arc<Runner>> = std::sync::OnceLock::new();
         let r = RUNNER.get_or_init(|| runner(Limits::default()));
-        let outcome = invoke(r, &bytes);
+        let (outcome, _) = invoke(r, &bytes);
         prop_assert!(matches!(outcome.response.status_code, 200 | 204 | 400 | 403 | 404), "{}", outcome.response.status_code);
     }
 
@@ -200,7 +175,7 @@ proptest! {
         provider in prop::option::of(".{0,160}"),
         v2 in any::<bool>(),
     ) {
-        static RUNNER: std::sync::OnceLock<Runner> = std::sync::OnceLock::new();
+        static RUNNER: std::sync::OnceLock<Arc<Runner>> = std::sync::OnceLock::new();
         let r = RUNNER.get_or_init(|| runner(Limits::default()));
         let event = if v2 {
             serde_json::json!({"version": "2.0", "requestContext": {"http": {"method": method},
@@ -211,7 +186,7 @@ proptest! {
                 "cognitoIdentityPoolId": pool, "cognitoAuthenticationType": auth_type,
                 "cognitoAuthenticationProvider": provider}}})
         };
-        let outcome = invoke(r, event.to_string().as_bytes());
+        let (outcome, _) = invoke(r, event.to_string().as_bytes());
         prop_assert!(matches!(outcome.response.status_code, 200 | 204 | 400 | 403 | 404), "{}", outcome.response.status_code);
     }
 }
@@ -220,10 +195,31 @@ proptest! {
 fn the_component_imports_nothing_but_its_own_interfaces() {
     // No WASI: the guest cannot reach a clock, a file, the environment or
     // the network even through a host that offers them.
-    let engine = wasmtime::Engine::new(&runner::engine_config()).unwrap();
-    let component = wasmtime::component::Component::new(&engine, attach_iot_policy::GUEST_COMPONENT).unwrap();
+    let engine = wasmtime::Engine::new(&attach_iot_policy::engine::engine_config()).unwrap();
+    let component = wasmtime::component::Component::new(&engine, attach_iot_policy::GUEST_WASM).unwrap();
     let types = component.component_type();
     let mut imports: Vec<&str> = types.imports(&engine).map(|(name, _)| name).collect();
     imports.sort_unstable();
     assert_eq!(imports, ["attach-iot-policy:core/aws@0.1.0", "attach-iot-policy:core/log@0.1.0"]);
+    assert!(!runner(Limits::default()).links_wasi(), "so the host links no WASI for it");
+}
+
+#[test]
+fn a_panic_in_the_backend_is_a_500_and_the_next_invocation_runs() {
+    let r = runner(Limits::default());
+    let config = Arc::new(example_config());
+    let next = || Next {
+        request_id: RequestId::parse(Some("r")).unwrap(),
+        deadline_ms: None,
+        cognito_identity: None,
+        payload: EXAMPLE_EVENT.as_bytes().to_vec(),
+    };
+    let panicking = Function::new(r.clone(), config.clone(), Arc::new(backends::Panicking));
+    let completion = block_on(lambda::handle(next(), true, &panicking));
+    assert_eq!(completion.response.status_code, 500, "{:?}", completion.response);
+    assert_eq!(completion.request_id.as_str(), "r");
+
+    let working = Function::new(r, config, example_account());
+    let completion = block_on(lambda::handle(next(), false, &working));
+    assert_eq!(completion.response.status_code, 200, "{:?}", completion.response);
 }

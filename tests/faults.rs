@@ -1,19 +1,22 @@
 //! Retries, timeouts and deadlines, against a loopback server that misbehaves
 //! on cue: what no real AWS emulator can do.
 
+mod support;
+
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use attach_iot_policy::aws::client::AwsClient;
 use attach_iot_policy::aws::retry::RetryPolicy;
-use attach_iot_policy::config::Config;
-use attach_iot_policy::runner::{self, Invocation, Limits, Runner};
+use attach_iot_policy::function::Function;
+use attach_iot_policy::limits::Limits;
+use attach_iot_policy::runner::{self, Invocation, Runner};
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use support::backends::{EXAMPLE_EVENT, example_config};
+use support::loopback::{http, read_request};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-
-const EXAMPLE_EVENT: &str = include_str!("../examples/event-rest.json");
 const SECRET: &str = "FaultTestSecretKeyFaultTestSecretKey0000";
 
 /// What the server does with the next request.
@@ -66,8 +69,8 @@ impl FaultServer {
 
 async fn serve(mut socket: TcpStream, script: Arc<Mutex<Script>>) {
     loop {
-        let Some(request) = read_request(&mut socket).await else { return };
-        let op = operation(&request);
+        let Some((head, _)) = read_request(&mut socket).await else { return };
+        let op = operation(&head);
         let fault = {
             let mut s = script.lock().unwrap();
             s.seen.push(op.clone());
@@ -76,7 +79,7 @@ async fn serve(mut socket: TcpStream, script: Arc<Mutex<Script>>) {
         let ok = success(&op);
         let reply = match fault {
             None => ok,
-            Some(Fault::Status(status, body)) => http(status, body),
+            Some(Fault::Status(status, body)) => json(status, body),
             Some(Fault::Reset) => return,
             Some(Fault::Garbage) => b"\x00\x13garbage that is not HTTP\r\n\r\n".to_vec(),
             Some(Fault::Slow(d)) => {
@@ -94,29 +97,6 @@ async fn serve(mut socket: TcpStream, script: Arc<Mutex<Script>>) {
     }
 }
 
-/// Reads one request's head and body; `None` when the peer closed.
-async fn read_request(socket: &mut TcpStream) -> Option<String> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
-            let length: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-            while buf.len() < end + 4 + length {
-                let n = socket.read(&mut chunk).await.ok().filter(|n| *n > 0)?;
-                buf.extend_from_slice(&chunk[..n]);
-            }
-            return Some(String::from_utf8_lossy(&buf).into_owned());
-        }
-        let n = socket.read(&mut chunk).await.ok().filter(|n| *n > 0)?;
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
-
 fn operation(request: &str) -> String {
     let lower = request.to_lowercase();
     if request.starts_with("PUT /target-policies/") {
@@ -131,14 +111,13 @@ fn operation(request: &str) -> String {
 
 fn success(op: &str) -> Vec<u8> {
     match op {
-        "ListUsers" => http(200, r#"{"Users":[{"Username":"mat@example.com"}]}"#),
-        _ => http(200, "{}"),
+        "ListUsers" => json(200, r#"{"Users":[{"Username":"mat@example.com"}]}"#),
+        _ => json(200, "{}"),
     }
 }
 
-fn http(status: u16, body: &str) -> Vec<u8> {
-    format!("HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len())
-        .into_bytes()
+fn json(status: u16, body: &str) -> Vec<u8> {
+    http(status, "content-type: application/json\r\n", body.as_bytes())
 }
 
 const THROTTLED: Fault = Fault::Status(400, r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#);
@@ -146,20 +125,12 @@ const TOO_MANY: Fault = Fault::Status(429, r#"{"message":"Too Many Requests"}"#)
 const UNAVAILABLE: Fault = Fault::Status(503, "<html><body>Service Unavailable</body></html>");
 
 struct Harness {
-    runner: Runner,
-    config: Arc<Config>,
+    runner: Arc<Runner>,
 }
 
 impl Harness {
     fn new() -> Self {
-        let runner = Runner::new(attach_iot_policy::GUEST_COMPONENT, Limits::default()).unwrap();
-        let config = Arc::new(
-            attach_iot_policy::config::from_lookup(|k| {
-                (k == "IOT_POLICY_NAME").then(|| "amplify-toolkit-iot-message-viewer".into())
-            })
-            .unwrap(),
-        );
-        Self { runner, config }
+        Self { runner: Arc::new(Runner::new(attach_iot_policy::GUEST_WASM, Limits::default()).unwrap()) }
     }
 
     fn client(&self, server: &FaultServer) -> Arc<AwsClient> {
@@ -182,7 +153,8 @@ impl Harness {
     async fn invoke(&self, client: Arc<AwsClient>, deadline: Duration) -> (u16, Value) {
         let invocation =
             Invocation { request_id: "fault".into(), cognito_identity: None, deadline: runner::deadline_in(deadline) };
-        let outcome = self.runner.invoke(EXAMPLE_EVENT.as_bytes(), &invocation, &self.config, client).await;
+        let function = Function::new(self.runner.clone(), Arc::new(example_config()), client);
+        let outcome = function.invoke(EXAMPLE_EVENT.as_bytes(), &invocation).await;
         assert!(!outcome.response.body.contains(SECRET));
         (outcome.response.status_code, serde_json::from_str(&outcome.response.body).unwrap())
     }

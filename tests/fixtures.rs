@@ -4,16 +4,22 @@
 //! and the import calls the guest must make, in order. Other hosts run the
 //! same files.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use attach_iot_policy::aws::recording::{Call, Recording};
 use attach_iot_policy::aws::simulated::{AccountState, Fault, SimulatedAccount};
 use attach_iot_policy::config::Config;
-use attach_iot_policy::runner::{self, Call, Invocation, Limits, Runner};
+use attach_iot_policy::function::Function;
+use attach_iot_policy::limits::Limits;
+use attach_iot_policy::runner::{self, Invocation, Runner};
 use serde::Deserialize;
 use serde_json::Value;
+use support::root;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -57,10 +63,6 @@ struct Expect {
     calls: Vec<Call>,
 }
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 fn read<T: serde::de::DeserializeOwned>(path: &Path) -> T {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -95,11 +97,11 @@ fn assert_attribute_follows_every_policy(calls: &[Call], config: &Config) -> Res
     Ok(())
 }
 
-async fn run_case(runner: &Runner, defaults: &Defaults, path: &Path) -> Result<(), String> {
+async fn run_case(runner: &Arc<Runner>, defaults: &Defaults, path: &Path) -> Result<(), String> {
     run_parsed_case(runner, defaults, read(path)).await
 }
 
-async fn run_parsed_case(runner: &Runner, defaults: &Defaults, case: Case) -> Result<(), String> {
+async fn run_parsed_case(runner: &Arc<Runner>, defaults: &Defaults, case: Case) -> Result<(), String> {
     let event = match (&case.event, &case.event_text, &case.event_file) {
         (Some(v), None, None) => v.to_string(),
         (None, Some(t), None) => t.clone(),
@@ -111,7 +113,8 @@ async fn run_parsed_case(runner: &Runner, defaults: &Defaults, case: Case) -> Re
     let config = Arc::new(wit_config(&config_values));
     let mut account = case.account.clone().unwrap_or_else(|| read(&root().join(&defaults.account_file)));
     account.faults = case.faults.clone();
-    let aws = Arc::new(SimulatedAccount::new(account));
+    let recording = Arc::new(Recording::new(Arc::new(SimulatedAccount::new(account))));
+    let function = Function::new(runner.clone(), config.clone(), recording.clone());
     let context = case.context.clone().unwrap_or_else(|| defaults.context.clone());
     let invocation = Invocation {
         request_id: context.request_id.or(defaults.context.request_id.clone()).unwrap_or_default(),
@@ -119,7 +122,8 @@ async fn run_parsed_case(runner: &Runner, defaults: &Defaults, case: Case) -> Re
         deadline: runner::deadline_in(Duration::from_secs(10)),
     };
 
-    let outcome = runner.invoke(event.as_bytes(), &invocation, &config, aws).await;
+    let outcome = function.invoke(event.as_bytes(), &invocation).await;
+    let calls = recording.take();
 
     let mut problems = Vec::new();
     let response = &outcome.response;
@@ -137,10 +141,10 @@ async fn run_parsed_case(runner: &Runner, defaults: &Defaults, case: Case) -> Re
     if !body_matches {
         problems.push(format!("body {} != expected {}", response.body, case.expect.body));
     }
-    if outcome.calls != case.expect.calls {
-        problems.push(format!("calls {:?}\n   != expected {:?}", outcome.calls, case.expect.calls));
+    if calls != case.expect.calls {
+        problems.push(format!("calls {:?}\n   != expected {:?}", calls, case.expect.calls));
     }
-    if let Err(e) = assert_attribute_follows_every_policy(&outcome.calls, &config) {
+    if let Err(e) = assert_attribute_follows_every_policy(&calls, &config) {
         problems.push(e);
     }
     if problems.is_empty() { Ok(()) } else { Err(format!("{}\n  {}", case.description, problems.join("\n  "))) }
@@ -159,7 +163,7 @@ fn case_paths() -> Vec<PathBuf> {
 
 #[tokio::test]
 async fn corpus_passes_in_wasmtime() {
-    let runner = Runner::new(attach_iot_policy::GUEST_COMPONENT, Limits::default()).expect("component loads");
+    let runner = Arc::new(Runner::new(attach_iot_policy::GUEST_WASM, Limits::default()).expect("component loads"));
     let defaults: Defaults = read(&root().join("tests/fixtures/defaults.json"));
     let paths = case_paths();
     assert!(paths.len() >= 30, "the corpus went missing: {} cases", paths.len());
@@ -174,7 +178,7 @@ async fn corpus_passes_in_wasmtime() {
 
 #[tokio::test]
 async fn a_changed_expectation_fails() {
-    let runner = Runner::new(attach_iot_policy::GUEST_COMPONENT, Limits::default()).expect("component loads");
+    let runner = Arc::new(Runner::new(attach_iot_policy::GUEST_WASM, Limits::default()).expect("component loads"));
     let defaults: Defaults = read(&root().join("tests/fixtures/defaults.json"));
     let path = root().join("tests/fixtures/cases/rest-v1-sub-as-username.json");
     assert!(run_case(&runner, &defaults, &path).await.is_ok());

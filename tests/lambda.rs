@@ -1,20 +1,21 @@
 //! The packaged x86_64 `bootstrap`, unzipped and run under @vercel/fun, a real
-//! and independent Lambda Runtime API, against moto.
+//! and independent Lambda Runtime API, against moto. `make test` builds the
+//! package and runs these; a plain `cargo test` lists them as ignored.
 
-#[path = "support/moto.rs"]
-mod moto_server;
+mod support;
 
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use moto_server::{Moto, root, venv_bin};
 use serde_json::{Value, json};
+use support::moto::{Moto, venv_bin};
+use support::root;
 
 /// Unzips the package into a fresh directory, as Lambda would.
 fn unzip_package(into: &Path) {
     let zip = root().join("dist/attach-iot-policy-x86_64.zip");
-    assert!(zip.exists(), "{} is missing: `make test` builds it (make package-x86_64)", zip.display());
+    assert!(zip.exists(), "{} is missing: `make package-x86_64` builds it (or run `make test`)", zip.display());
     let status = Command::new(venv_bin("python")).args(["-m", "zipfile", "-e"]).arg(&zip).arg(into).status().unwrap();
     assert!(status.success());
     let bootstrap = into.join("bootstrap");
@@ -33,7 +34,7 @@ fn run_under_fun(directory: &Path, moto: &Moto, environment: Value, payloads: &[
         "environment": environment,
         "payloads": payloads,
     });
-    let mut child = Command::new("node")
+    let mut child = Command::new(support::node())
         .arg(root().join("tests/node/fun_driver.mjs"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -56,6 +57,7 @@ fn status_of(result: &Value) -> u64 {
 }
 
 #[test]
+#[ignore = "needs the x86_64 package, fun and moto: `make test` runs it"]
 fn the_package_serves_several_invocations_in_one_process() {
     let moto = Moto::start();
     let dir = tempdir("fun-package");
@@ -86,6 +88,7 @@ fn the_package_serves_several_invocations_in_one_process() {
 }
 
 #[test]
+#[ignore = "needs the x86_64 package, fun and moto: `make test` runs it"]
 fn a_bad_configuration_fails_init_and_says_why() {
     let moto = Moto::start();
     let dir = tempdir("fun-bad-config");

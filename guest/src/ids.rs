@@ -1,45 +1,10 @@
-//! The formats of the IDs the guest accepts. Each check is strict, so that no
-//! crafted value reaches an AWS call, a ListUsers filter, or a log line.
+//! Who the caller is, as a user pool provider string or an HTTP API `amr`
+//! list says. The ID formats themselves live in `attach-iot-policy-ids`,
+//! which the host uses too.
 
 use crate::prelude::*;
 
-/// An AWS region name such as `us-west-2`, `us-gov-west-1` or `cn-north-1`.
-pub fn is_region(s: &str) -> bool {
-    let b = s.as_bytes();
-    (4..=25).contains(&b.len())
-        && b[0].is_ascii_lowercase()
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        && b.last().is_some_and(u8::is_ascii_digit)
-        && s.contains('-')
-        && !s.contains("--")
-}
-
-/// A UUID in its 8-4-4-4-12 hex form, as Cognito writes subs and identity IDs.
-pub fn is_uuid(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 36
-        && b.iter().enumerate().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => *c == b'-',
-            _ => c.is_ascii_hexdigit(),
-        })
-}
-
-/// `<region>:<uuid>`: both a Cognito identity ID and an identity pool ID.
-/// Returns the region.
-pub fn region_of_regional_uuid(s: &str) -> Option<&str> {
-    let (region, id) = s.split_once(':')?;
-    (is_region(region) && is_uuid(id)).then_some(region)
-}
-
-/// A user pool ID, `<region>_<alphanumerics>` (for example `us-west-2_aBcD1234`).
-/// Returns the region.
-pub fn region_of_user_pool_id(s: &str) -> Option<&str> {
-    let (region, suffix) = s.split_once('_')?;
-    // AWS allows up to 55 characters in all; real IDs have a 9-character suffix.
-    let ok =
-        is_region(region) && s.len() <= 55 && !suffix.is_empty() && suffix.bytes().all(|c| c.is_ascii_alphanumeric());
-    ok.then_some(region)
-}
+pub use attach_iot_policy_ids::*;
 
 /// A user of a Cognito user pool, as named in an authentication provider string.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,42 +87,6 @@ mod tests {
     use super::*;
 
     const SUB: &str = "1e10ff5b-642b-489a-894c-0123456789ab";
-
-    #[test]
-    fn regions() {
-        for ok in ["us-west-2", "us-gov-west-1", "cn-north-1", "ap-southeast-4", "eu-central-2"] {
-            assert!(is_region(ok), "{ok}");
-        }
-        for bad in ["", "us", "US-WEST-2", "us-west-", "us--west-2", "-us-west-2", "us west 2", "uswest2"] {
-            assert!(!is_region(bad), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn uuids() {
-        assert!(is_uuid(SUB));
-        assert!(is_uuid("1E10FF5B-642B-489A-894C-0123456789AB"));
-        for bad in [
-            "",
-            "1e10ff5b642b489a894c0123456789ab",
-            "1e10ff5b-642b-489a-894c-0123456789a",
-            "1e10ff5b-642b-489a-894c-0123456789ag",
-            "1e10ff5b-642b-489a-894c\"0123456789ab",
-        ] {
-            assert!(!is_uuid(bad), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn identity_and_pool_ids() {
-        assert_eq!(region_of_regional_uuid(&format!("us-west-2:{SUB}")), Some("us-west-2"));
-        assert_eq!(region_of_regional_uuid(SUB), None);
-        assert_eq!(region_of_regional_uuid(&format!("us-west-2:{SUB}:x")), None);
-        assert_eq!(region_of_user_pool_id("us-west-2_aBcD1234"), Some("us-west-2"));
-        for bad in ["us-west-2_", "us-west-2-aBcD1234", "us-west-2_a\"b", "_abc", "us-west-2_a_b"] {
-            assert_eq!(region_of_user_pool_id(bad), None, "{bad:?}");
-        }
-    }
 
     #[test]
     fn user_pool_provider() {

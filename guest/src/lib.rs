@@ -1,6 +1,7 @@
 //! The attach-iot-policy decision logic.
 //!
-//! A pipeline read top to bottom: [`event`] reads the event, [`decide`]
+//! A pipeline read top to bottom: [`config`] checks what the host passed,
+//! [`event`] reads the event, [`decide`]
 //! validates the caller and plans, [`flow`] calls the AWS imports, and
 //! [`response`] answers. Everything reaches the outside through [`Host`], so
 //! the whole pipeline runs natively in tests and as a component in any host.
@@ -14,6 +15,7 @@
 
 extern crate alloc;
 
+pub mod config;
 pub mod decide;
 pub mod event;
 pub mod flow;
@@ -50,6 +52,10 @@ use prelude::*;
 
 /// Handles one invocation: the whole of the component's `handle` export.
 pub fn handle(event: &str, context: &Context, config: &Config, host: &mut impl Host) -> Response {
+    if let Err(why) = config::check(config) {
+        host.log(Level::Error, why);
+        return response::invalid_config(why, config);
+    }
     let parsed = match event::parse(event, context.cognito_identity.as_deref()) {
         Ok(parsed) => parsed,
         Err(event::EventError::Invalid(why)) => {

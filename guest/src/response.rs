@@ -87,6 +87,17 @@ pub fn outcome(outcome: &Outcome, plan: &Plan, config: &Config) -> Response {
     }
 }
 
+/// 500: the host broke the WIT's rules for the configuration. The CORS header
+/// is sent only when the configured origin is safe to send.
+pub fn invalid_config(why: &str, config: &Config) -> Response {
+    let mut headers = vec![("Content-Type".into(), "application/json".into())];
+    if crate::ids::is_origin(&config.cors_allow_origin) {
+        headers.extend(cors(config));
+    }
+    let body = json!({ "error": "invalid-config", "message": why });
+    Response { status_code: 500, headers, body: body.to_string() }
+}
+
 fn describe(step: Step) -> &'static str {
     match step {
         Step::AttachPolicy => "attaching the IoT policy",

@@ -2,10 +2,8 @@
 
 use crate::prelude::*;
 
-/// Why an AWS call failed (WIT `aws.error`). Fixtures write it as the WIT
-/// case name and its message: `{"throttled": "Rate exceeded"}`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
+/// Why an AWS call failed (WIT `aws.error`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AwsError {
     NotFound(String),
     AccessDenied(String),

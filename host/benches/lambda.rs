@@ -4,21 +4,24 @@
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use attach_iot_policy::aws::{self, CallContext};
-use attach_iot_policy::config::Config;
-use attach_iot_policy::runner::{self, Invocation, Limits, Runner};
-use attach_iot_policy_guest::{Attribute, AwsError, Host, Level};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+#[path = "../../tests/support/mod.rs"]
+mod support;
 
-const EVENT: &str = include_str!("../../examples/event-rest.json");
-const POLICY: &str = "amplify-toolkit-iot-message-viewer";
+use attach_iot_policy::function::Function;
+use attach_iot_policy::limits::Limits;
+use attach_iot_policy::runner::{self, Invocation, Runner};
+use attach_iot_policy_guest::{Attribute, AwsError, Host, Level};
+use support::backends::{self, EXAMPLE_EVENT as EVENT, EXAMPLE_POLICY as POLICY};
+use support::loopback::{http, read_request};
+use support::root;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 const COLD_RUNS: usize = 30;
 const WARM_INVOCATIONS: usize = 300;
 /// The Wasm tax runs in rounds that alternate the two sides, each side
@@ -26,10 +29,6 @@ const WARM_INVOCATIONS: usize = 300;
 const TAX_ROUNDS: usize = 20;
 const TAX_RUNS_PER_ROUND: usize = 100;
 const TAX_RUNS: usize = TAX_ROUNDS * TAX_RUNS_PER_ROUND;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 struct Stats {
     median: Duration,
@@ -48,35 +47,6 @@ fn fmt(d: Duration) -> String {
     } else {
         format!("{:.1} µs", d.as_secs_f64() * 1e6)
     }
-}
-
-/// Reads one HTTP/1.1 request; returns its head and body.
-async fn read_request(socket: &mut TcpStream) -> Option<(String, Vec<u8>)> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-            let length: usize = head
-                .lines()
-                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned()))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            while buf.len() < end + 4 + length {
-                let n = socket.read(&mut chunk).await.ok().filter(|n| *n > 0)?;
-                buf.extend_from_slice(&chunk[..n]);
-            }
-            return Some((head, buf[end + 4..end + 4 + length].to_vec()));
-        }
-        let n = socket.read(&mut chunk).await.ok().filter(|n| *n > 0)?;
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
-
-fn http(status: u16, headers: &str, body: &[u8]) -> Vec<u8> {
-    let mut out = format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\n{headers}\r\n", body.len()).into_bytes();
-    out.extend_from_slice(body);
-    out
 }
 
 /// An AWS that answers every call at once with success.
@@ -171,7 +141,8 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
 }
 
-/// The guest's imports, natively: AWS answers at once, as in the Wasm run.
+/// The guest's imports, natively: AWS answers at once, as `backends::Instant`
+/// does for the Wasm run.
 struct NativeHost;
 
 impl Host for NativeHost {
@@ -182,31 +153,9 @@ impl Host for NativeHost {
         Ok(vec!["mat@example.com".into()])
     }
     fn update_attributes(&mut self, _: &str, username: &str, _: &[Attribute]) -> Result<(), AwsError> {
-        if username == "mat@example.com" { Ok(()) } else { Err(AwsError::NotFound("UserNotFoundException".into())) }
+        if username.contains('-') { Err(AwsError::NotFound("UserNotFoundException".into())) } else { Ok(()) }
     }
     fn log(&mut self, _: Level, _: &str) {}
-}
-
-/// The same instant answers behind the host's AWS trait, for the Wasm run.
-struct InstantAws;
-
-#[async_trait::async_trait]
-impl aws::Aws for InstantAws {
-    async fn attach_policy(&self, _: &CallContext, _: &str, _: &str) -> Result<(), AwsError> {
-        Ok(())
-    }
-    async fn list_users(&self, _: &CallContext, _: &str, _: &str) -> Result<Vec<String>, AwsError> {
-        Ok(vec!["mat@example.com".into()])
-    }
-    async fn update_attributes(
-        &self,
-        _: &CallContext,
-        _: &str,
-        username: &str,
-        _: &[aws::Attribute],
-    ) -> Result<(), AwsError> {
-        if username == "mat@example.com" { Ok(()) } else { Err(AwsError::NotFound("UserNotFoundException".into())) }
-    }
 }
 
 fn main() {
@@ -286,22 +235,27 @@ fn main() {
         .unwrap();
 
     // The Wasm tax: the same decision path, in wasmtime and natively.
-    let runner = Runner::new(attach_iot_policy::GUEST_COMPONENT, Limits::default()).unwrap();
-    let config =
-        Arc::new(attach_iot_policy::config::from_lookup(|k| (k == "IOT_POLICY_NAME").then(|| POLICY.into())).unwrap());
+    let runner = Arc::new(Runner::new(attach_iot_policy::GUEST_WASM, Limits::default()).unwrap());
+    let config = backends::example_config();
     let invocation = Invocation {
         request_id: "bench".into(),
         cognito_identity: None,
         deadline: runner::deadline_in(Duration::from_secs(600)),
     };
-    let guest_config: Config = (*config).clone();
+    let guest_config = attach_iot_policy_guest::Config {
+        policy_names: config.policy_names.clone(),
+        attribute_name: config.attribute_name.clone(),
+        allowed_identity_pool_ids: config.allowed_identity_pool_ids.clone(),
+        allowed_user_pool_ids: config.allowed_user_pool_ids.clone(),
+        cors_allow_origin: config.cors_allow_origin.clone(),
+    };
     let context = attach_iot_policy_guest::Context { request_id: "bench".into(), cognito_identity: None };
-    let aws: Arc<dyn aws::Aws> = Arc::new(InstantAws);
+    let function = Function::new(runner, Arc::new(config), Arc::new(backends::Instant));
     let (mut wasm, mut native, mut phases) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..TAX_ROUNDS {
         for _ in 0..TAX_RUNS_PER_ROUND {
             let started = Instant::now();
-            let outcome = rt.block_on(runner.invoke(EVENT.as_bytes(), &invocation, &config, aws.clone()));
+            let outcome = rt.block_on(function.invoke(EVENT.as_bytes(), &invocation));
             wasm.push(started.elapsed());
             assert_eq!(outcome.response.status_code, 200, "{}", outcome.response.body);
             phases.push(outcome.phases);
@@ -336,7 +290,7 @@ fn main() {
         let s = stats(phases.iter().map(pick).collect());
         format!("| &nbsp;&nbsp;of the Wasm path: {name} | {} | {} | {} | |\n", fmt(s.median), fmt(s.min), fmt(s.max))
     };
-    report.push_str(&phase("`Store` and WASI context", |p| p.setup));
+    report.push_str(&phase("`Store`", |p| p.setup));
     report.push_str(&phase("instantiate", |p| p.instantiate));
     report.push_str(&phase("`handle` (the same work as the native run)", |p| p.handle));
     report.push_str(&phase("drop the `Store`, reset the pooled memory", |p| p.teardown));

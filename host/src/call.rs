@@ -18,7 +18,7 @@ pub fn region_of_url(url: &reqwest::Url) -> Option<String> {
     let host = url.host_str()?;
     let (_, rest) = host.split_once(".execute-api.")?;
     let region = rest.split('.').next()?;
-    attach_iot_policy_guest::ids::is_region(region).then(|| region.to_owned())
+    attach_iot_policy_ids::is_region(region).then(|| region.to_owned())
 }
 
 /// Signs a GET for `url` with the credentials in the environment (signing

@@ -5,8 +5,9 @@ use std::fmt;
 /// Default user pool attribute that tells the app the policy is attached.
 pub const DEFAULT_ATTRIBUTE_NAME: &str = "custom:iotPolicyIsAttached";
 
-/// The same configuration the guest receives, so there is one definition.
-pub use attach_iot_policy_guest::Config;
+/// The WIT's `handler.config`: built once at init and passed to every call.
+pub use crate::bindings::Config;
+use attach_iot_policy_ids::{is_attribute_name, is_origin, is_policy_name};
 
 /// A bad configuration value; the message names the variable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,29 +89,12 @@ fn list(
     Ok(items)
 }
 
-fn is_policy_name(s: &str) -> bool {
-    (1..=128).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_alphanumeric() || b"_+=,.@-".contains(&c))
-}
-
-fn is_attribute_name(s: &str) -> bool {
-    s.strip_prefix("custom:")
-        .is_some_and(|n| (1..=20).contains(&n.len()) && n.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_'))
-}
-
 fn is_identity_pool_id(s: &str) -> bool {
-    attach_iot_policy_guest::ids::region_of_regional_uuid(s).is_some()
+    attach_iot_policy_ids::region_of_regional_uuid(s).is_some()
 }
 
 fn is_user_pool_id(s: &str) -> bool {
-    attach_iot_policy_guest::ids::region_of_user_pool_id(s).is_some()
-}
-
-fn is_origin(s: &str) -> bool {
-    if s == "*" {
-        return true;
-    }
-    let Some(host) = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://")) else { return false };
-    !host.is_empty() && s.len() <= 256 && host.bytes().all(|c| c.is_ascii_alphanumeric() || b".-:[]".contains(&c))
+    attach_iot_policy_ids::region_of_user_pool_id(s).is_some()
 }
 
 #[cfg(test)]
@@ -167,15 +151,5 @@ mod tests {
             assert_eq!(err.variable, variable, "{vars:?}: {err}");
             assert!(err.to_string().starts_with(variable));
         }
-    }
-
-    #[test]
-    fn origins() {
-        assert!(is_origin("*"));
-        assert!(is_origin("https://app.example.com"));
-        assert!(is_origin("http://localhost:3000"));
-        assert!(!is_origin("app.example.com"));
-        assert!(!is_origin("https://app.example.com/path"));
-        assert!(!is_origin("https://a.example\r\nX-Injected: 1"));
     }
 }

@@ -5,16 +5,14 @@
 //! the handler sees it (so the host could not answer a bad payload with its own
 //! 400) and offers no way to report a failed configuration as an init error.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 use tracing::{Instrument, Level, event};
 
-use crate::aws::Aws;
-use crate::config::Config;
-use crate::response;
-use crate::runner::{Invocation, Runner};
+use crate::function::Function;
+use crate::response::{self, Response};
+use crate::runner::Invocation;
 
 const API_VERSION: &str = "2018-06-01";
 /// The budget for an invocation whose deadline cannot be right: one already
@@ -23,25 +21,66 @@ const API_VERSION: &str = "2018-06-01";
 pub const FALLBACK_BUDGET: Duration = Duration::from_secs(10);
 const MAX_LAMBDA_TIMEOUT_MS: u64 = 15 * 60 * 1000;
 
-/// Everything built once, at init, and shared by every invocation.
-pub struct Function {
-    pub runner: Arc<Runner>,
-    pub config: Arc<Config>,
-    pub aws: Arc<dyn Aws>,
-}
-
 /// A client for the Runtime API at `AWS_LAMBDA_RUNTIME_API`.
 pub struct RuntimeApi {
     http: reqwest::Client,
     base: String,
 }
 
-/// The next invocation, as the Runtime API hands it over.
-struct Next {
-    request_id: String,
-    deadline_ms: Option<u64>,
-    cognito_identity: Option<String>,
-    payload: Vec<u8>,
+/// Why the loop stops: the Runtime API broke its own contract, or went away.
+/// Lambda then records the exit and starts a new environment.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("the Runtime API could not be reached: {0}")]
+    Unreachable(#[source] reqwest::Error),
+    #[error("the Runtime API sent an invocation without a Lambda-Runtime-Aws-Request-Id")]
+    MissingRequestId,
+    #[error("the Runtime API sent a request ID that is not URL-safe")]
+    BadRequestId,
+}
+
+/// A request ID from the Runtime API, safe to put in a URL path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(String);
+
+impl RequestId {
+    pub fn parse(id: Option<&str>) -> Result<Self, RuntimeError> {
+        let id = id.filter(|id| !id.is_empty()).ok_or(RuntimeError::MissingRequestId)?;
+        let safe = id.len() <= 128 && id.bytes().all(|c| c.is_ascii_alphanumeric() || b"-_.~".contains(&c));
+        if safe { Ok(Self(id.to_owned())) } else { Err(RuntimeError::BadRequestId) }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// `GET /runtime/invocation/next`: the next invocation.
+#[derive(Debug)]
+pub struct Next {
+    pub request_id: RequestId,
+    pub deadline_ms: Option<u64>,
+    pub cognito_identity: Option<String>,
+    pub payload: Vec<u8>,
+}
+
+impl Next {
+    fn from_headers(headers: &http::HeaderMap, payload: Vec<u8>) -> Result<Self, RuntimeError> {
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        Ok(Next {
+            request_id: RequestId::parse(header("Lambda-Runtime-Aws-Request-Id"))?,
+            deadline_ms: header("Lambda-Runtime-Deadline-Ms").and_then(|v| v.parse().ok()),
+            cognito_identity: header("Lambda-Runtime-Cognito-Identity").filter(|v| !v.is_empty()).map(str::to_owned),
+            payload,
+        })
+    }
+}
+
+/// `POST /runtime/invocation/{id}/response`: how an invocation ended.
+#[derive(Debug)]
+pub struct Completion {
+    pub request_id: RequestId,
+    pub response: Response,
 }
 
 impl RuntimeApi {
@@ -67,20 +106,23 @@ impl RuntimeApi {
         }
     }
 
-    async fn next(&self) -> Result<Next, reqwest::Error> {
-        let response = self.http.get(format!("{}/invocation/next", self.base)).send().await?.error_for_status()?;
-        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let request_id = header("Lambda-Runtime-Aws-Request-Id").unwrap_or_default();
-        let deadline_ms = header("Lambda-Runtime-Deadline-Ms").and_then(|v| v.parse().ok());
-        let cognito_identity = header("Lambda-Runtime-Cognito-Identity").filter(|v| !v.is_empty());
-        let payload = response.bytes().await?.to_vec();
-        Ok(Next { request_id, deadline_ms, cognito_identity, payload })
+    pub async fn next(&self) -> Result<Next, RuntimeError> {
+        let response = self
+            .http
+            .get(format!("{}/invocation/next", self.base))
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(RuntimeError::Unreachable)?;
+        let headers = response.headers().clone();
+        let payload = response.bytes().await.map_err(RuntimeError::Unreachable)?.to_vec();
+        Next::from_headers(&headers, payload)
     }
 
-    async fn respond(&self, request_id: &str, body: String) -> Result<(), reqwest::Error> {
+    pub async fn complete(&self, completion: Completion) -> Result<(), reqwest::Error> {
         self.http
-            .post(format!("{}/invocation/{request_id}/response", self.base))
-            .body(body)
+            .post(format!("{}/invocation/{}/response", self.base, completion.request_id.as_str()))
+            .body(completion.response.to_proxy_json().to_string())
             .send()
             .await?
             .error_for_status()
@@ -98,22 +140,22 @@ pub fn deadline_from(deadline_ms: Option<u64>, now: SystemTime) -> (Instant, boo
     }
 }
 
-/// Serves invocations until the Runtime API goes away.
-pub async fn serve(api: RuntimeApi, function: Function) -> anyhow::Result<()> {
+/// Serves invocations until the Runtime API goes away or breaks its contract.
+pub async fn serve(api: RuntimeApi, function: Function) -> Result<(), RuntimeError> {
     let mut cold_start = true;
     loop {
         let next = api.next().await?;
-        let span = tracing::info_span!("invoke", request_id = %next.request_id);
-        let response = invoke(next, cold_start, &function).instrument(span.clone()).await;
+        let span = tracing::info_span!("invoke", request_id = %next.request_id.as_str());
+        let completion = handle(next, cold_start, &function).instrument(span.clone()).await;
         cold_start = false;
-        if let Err(e) = api.respond(&response.0, response.1).await {
+        if let Err(e) = api.complete(completion).await {
             span.in_scope(|| event!(Level::ERROR, "could not deliver the response: {e}"));
         }
     }
 }
 
-async fn invoke(next: Next, cold_start: bool, function: &Function) -> (String, String) {
-    let request_id = next.request_id;
+/// Runs one invocation to its completion. A panic in it is a 500.
+pub async fn handle(next: Next, cold_start: bool, function: &Function) -> Completion {
     let (deadline, trusted) = deadline_from(next.deadline_ms, SystemTime::now());
     event!(Level::INFO, cold_start, bytes = next.payload.len(), "invocation");
     if !trusted {
@@ -124,10 +166,13 @@ async fn invoke(next: Next, cold_start: bool, function: &Function) -> (String, S
             FALLBACK_BUDGET.as_secs()
         );
     }
-    let invocation = Invocation { request_id: request_id.clone(), cognito_identity: next.cognito_identity, deadline };
-    let (runner, config, aws) = (function.runner.clone(), function.config.clone(), function.aws.clone());
+    let request_id = next.request_id;
+    let invocation =
+        Invocation { request_id: request_id.as_str().to_owned(), cognito_identity: next.cognito_identity, deadline };
+    let task_function = function.clone();
+    let payload = next.payload;
     // A panic stays inside its task: this invocation gets a 500, the next one runs.
-    let task = tokio::spawn(async move { runner.invoke(&next.payload, &invocation, &config, aws).await.response });
+    let task = tokio::spawn(async move { task_function.invoke(&payload, &invocation).await.response });
     let response = match task.await {
         Ok(response) => response,
         Err(e) => {
@@ -136,58 +181,32 @@ async fn invoke(next: Next, cold_start: bool, function: &Function) -> (String, S
         }
     };
     event!(Level::INFO, status = response.status_code, "response");
-    (request_id, response.to_proxy_json().to_string())
+    Completion { request_id, response }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::{Attribute, AwsError, CallContext};
 
-    /// An AWS whose every call panics, as a host bug would.
-    struct PanickingAws;
-
-    #[async_trait::async_trait]
-    impl Aws for PanickingAws {
-        async fn attach_policy(&self, _: &CallContext, _: &str, _: &str) -> Result<(), AwsError> {
-            panic!("a host bug")
-        }
-        async fn list_users(&self, _: &CallContext, _: &str, _: &str) -> Result<Vec<String>, AwsError> {
-            panic!("a host bug")
-        }
-        async fn update_attributes(&self, _: &CallContext, _: &str, _: &str, _: &[Attribute]) -> Result<(), AwsError> {
-            panic!("a host bug")
-        }
-    }
-
-    #[cfg(feature = "compiler")]
-    #[tokio::test]
-    async fn a_panic_is_a_500_and_the_next_invocation_runs() {
-        use crate::aws::simulated::SimulatedAccount;
-        use crate::runner::Limits;
-
-        let event = include_bytes!("../../examples/event-rest.json").to_vec();
-        let next = |payload: &Vec<u8>| Next {
-            request_id: "r".into(),
-            deadline_ms: None,
-            cognito_identity: None,
-            payload: payload.clone(),
+    #[test]
+    fn a_request_id_is_required_and_url_safe() {
+        let headers = |id: Option<&str>| {
+            let mut map = http::HeaderMap::new();
+            if let Some(id) = id {
+                map.insert("Lambda-Runtime-Aws-Request-Id", id.parse().unwrap());
+            }
+            map
         };
-        let config = Arc::new(
-            crate::config::from_lookup(|k| {
-                (k == "IOT_POLICY_NAME").then(|| "amplify-toolkit-iot-message-viewer".into())
-            })
-            .unwrap(),
+        let next = |id| Next::from_headers(&headers(id), Vec::new());
+        assert_eq!(
+            next(Some("8476a536-e9f4-11e8-9739-2dfe598c3fcd")).unwrap().request_id.as_str(),
+            "8476a536-e9f4-11e8-9739-2dfe598c3fcd"
         );
-        let runner = Arc::new(Runner::new(crate::GUEST_COMPONENT, Limits::default()).unwrap());
-        let panicking = Function { runner: runner.clone(), config: config.clone(), aws: Arc::new(PanickingAws) };
-        let (_, body) = invoke(next(&event), true, &panicking).await;
-        assert!(body.contains("\"statusCode\":500"), "{body}");
-
-        let account = serde_json::from_str(include_str!("../../examples/account.json")).unwrap();
-        let working = Function { runner, config, aws: Arc::new(SimulatedAccount::new(account)) };
-        let (_, body) = invoke(next(&event), false, &working).await;
-        assert!(body.contains("\"statusCode\":200"), "{body}");
+        assert!(matches!(next(None), Err(RuntimeError::MissingRequestId)));
+        assert!(matches!(next(Some("")), Err(RuntimeError::MissingRequestId)));
+        for bad in ["../../init/error", "a/b", "a?b", "a b"] {
+            assert!(matches!(next(Some(bad)), Err(RuntimeError::BadRequestId)), "{bad}");
+        }
     }
 
     #[test]

@@ -9,9 +9,12 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 use attach_iot_policy::aws::Aws;
 use attach_iot_policy::aws::client::AwsClient;
+use attach_iot_policy::aws::recording::Recording;
 use attach_iot_policy::aws::simulated::{AccountState, SimulatedAccount};
-use attach_iot_policy::lambda::{self, Function, RuntimeApi};
-use attach_iot_policy::runner::{self, Invocation, Limits, Runner};
+use attach_iot_policy::function::Function;
+use attach_iot_policy::lambda::{self, RuntimeApi};
+use attach_iot_policy::limits::Limits;
+use attach_iot_policy::runner::{self, Invocation, Runner};
 use clap::{CommandFactory, Parser, Subcommand};
 
 // See host/Cargo.toml: musl's malloc costs system calls on every invocation.
@@ -21,6 +24,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The account `--simulate` starts from, unless `--account` names another.
 const DEFAULT_ACCOUNT: &str = include_str!("../../examples/account.json");
+
+/// Names a component to run instead of the built-in one, on the command line
+/// and under Lambda alike.
+const COMPONENT_VAR: &str = "ATTACH_IOT_POLICY_COMPONENT";
 
 #[derive(Parser)]
 #[command(
@@ -55,6 +62,13 @@ enum Command {
         /// How long the invocation may take, AWS retries included.
         #[arg(long, default_value_t = 10_000)]
         timeout_ms: u64,
+        /// Another component of the `attacher` world to run instead of the
+        /// built-in one: a `.wasm` (compiled now) or a `.cwasm` from `precompile`.
+        #[arg(long, env = COMPONENT_VAR)]
+        component: Option<PathBuf>,
+        /// Print each AWS call the component made, with its outcome, on stderr as JSON lines.
+        #[arg(long)]
+        show_calls: bool,
     },
     /// Send a SigV4-signed GET to a deployed API with the credentials in the
     /// environment, and print the answer: a smoke test for a deployment.
@@ -66,12 +80,16 @@ enum Command {
         #[arg(long)]
         region: Option<String>,
     },
-    /// Compile the guest component ahead of time for a runtime-only host.
+    /// Compile a component ahead of time, for a host to load without compiling.
     #[cfg(feature = "compiler")]
     Precompile {
-        /// The Rust target triple of the host that will load it.
+        /// The Rust target triple of the host that will load it; by default
+        /// this machine, with its CPU features.
         #[arg(long)]
-        target: String,
+        target: Option<String>,
+        /// The `.wasm` component to compile; by default the built-in guest.
+        #[arg(long)]
+        component: Option<PathBuf>,
         /// Where to write the `.cwasm`.
         #[arg(long)]
         out: PathBuf,
@@ -116,7 +134,7 @@ fn serve_lambda(api: &str) -> Result<()> {
                 anyhow::bail!("init failed: {message}");
             }
         };
-        lambda::serve(api, function).await
+        Ok(lambda::serve(api, function).await?)
     })
 }
 
@@ -125,14 +143,33 @@ fn init_function() -> std::result::Result<Function, (&'static str, anyhow::Error
     let config = attach_iot_policy::config::from_env().map_err(|e| ("Runtime.InvalidConfiguration", e.into()))?;
     let aws = AwsClient::from_env().map_err(|e| ("Runtime.InvalidConfiguration", e.into()))?;
     let limits = Limits::from_env().map_err(|e| ("Runtime.InvalidConfiguration", e.into()))?;
-    let runner = Runner::embedded(limits)
-        .map_err(|e| ("Runtime.ComponentLoadFailed", anyhow::anyhow!("loading the component: {e:#}")))?;
-    Ok(Function { runner: Arc::new(runner), config: Arc::new(config), aws: Arc::new(aws) })
+    let component = std::env::var_os(COMPONENT_VAR).map(PathBuf::from);
+    let runner = load_runner(component.as_deref(), limits).map_err(|e| ("Runtime.ComponentLoadFailed", e))?;
+    Ok(Function::new(Arc::new(runner), Arc::new(config), Arc::new(aws)))
+}
+
+/// The component named on the command line or in the environment, else the built-in one.
+fn load_runner(component: Option<&std::path::Path>, limits: Limits) -> Result<Runner> {
+    match component {
+        // SAFETY: a `.cwasm` is trusted as the binary is: the operator named it.
+        Some(path) => unsafe { Runner::from_file(path, limits) }
+            .map_err(|e| anyhow::anyhow!("loading the component {}: {e:#}", path.display())),
+        None => Runner::embedded(limits).map_err(|e| anyhow::anyhow!("loading the built-in component: {e:#}")),
+    }
 }
 
 fn run(command: Command) -> Result<()> {
     match command {
-        Command::Invoke { event, simulate, account, cognito_identity, request_id, timeout_ms } => {
+        Command::Invoke {
+            event,
+            simulate,
+            account,
+            cognito_identity,
+            request_id,
+            timeout_ms,
+            component,
+            show_calls,
+        } => {
             let config = Arc::new(attach_iot_policy::config::from_env()?);
             let event = read_event(&event)?;
             let aws: Arc<dyn Aws> = if simulate {
@@ -147,14 +184,19 @@ fn run(command: Command) -> Result<()> {
             } else {
                 Arc::new(AwsClient::from_env()?)
             };
-            let runner =
-                Runner::embedded(Limits::from_env()?).map_err(|e| anyhow::anyhow!("loading the component: {e:#}"))?;
+            let recording = show_calls.then(|| Arc::new(Recording::new(aws.clone())));
+            let backend = recording.clone().map_or(aws, |r| r as Arc<dyn Aws>);
+            let runner = load_runner(component.as_deref(), Limits::from_env()?)?;
+            let function = Function::new(Arc::new(runner), config, backend);
             let invocation = Invocation {
                 request_id,
                 cognito_identity,
                 deadline: runner::deadline_in(Duration::from_millis(timeout_ms)),
             };
-            let outcome = runtime()?.block_on(runner.invoke(&event, &invocation, &config, aws));
+            let outcome = runtime()?.block_on(function.invoke(&event, &invocation));
+            for call in recording.iter().flat_map(|r| r.take()) {
+                eprintln!("{}", serde_json::to_string(&call)?);
+            }
             print_out(&serde_json::to_string_pretty(&outcome.response.to_proxy_json())?)
         }
         Command::Call { url, region } => {
@@ -167,9 +209,14 @@ fn run(command: Command) -> Result<()> {
             }
         }
         #[cfg(feature = "compiler")]
-        Command::Precompile { target, out } => {
-            let cwasm = runner::precompile(attach_iot_policy::GUEST_COMPONENT, &target)
-                .map_err(|e| anyhow::anyhow!("precompiling for {target}: {e:#}"))?;
+        Command::Precompile { target, component, out } => {
+            let wasm = match &component {
+                Some(path) => std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+                None => attach_iot_policy::GUEST_WASM.to_vec(),
+            };
+            let for_what = target.as_deref().unwrap_or("this machine");
+            let cwasm = attach_iot_policy::engine::precompile(&wasm, target.as_deref())
+                .map_err(|e| anyhow::anyhow!("precompiling for {for_what}: {e:#}"))?;
             std::fs::write(&out, cwasm).with_context(|| format!("writing {}", out.display()))
         }
     }

@@ -2,12 +2,8 @@
 
 use serde_json::{Map, Value, json};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Response {
-    pub status_code: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-}
+/// The WIT's `handler.response`.
+pub use crate::bindings::Response;
 
 impl Response {
     /// `{"statusCode", "headers", "body"}`, as API Gateway expects from Lambda.

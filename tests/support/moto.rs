@@ -1,26 +1,19 @@
 //! A moto server for the integration tests, set up by `tests/moto/moto_ctl.py`.
-// Each test binary that includes this module uses a different part of it.
-#![allow(dead_code)]
 
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-const EXAMPLE_EVENT: &str = include_str!("../../examples/event-rest.json");
-const EXAMPLE_HTTP_EVENT: &str = include_str!("../../examples/event-http-api.json");
+use super::backends::{EXAMPLE_EVENT, EXAMPLE_HTTP_EVENT};
+use super::{root, tool};
 
-pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
+/// A program in the test virtualenv (moto, cfn-lint), which `make venv` makes.
 pub fn venv_bin(name: &str) -> PathBuf {
-    let path = root().join(".venv/bin").join(name);
-    assert!(path.exists(), "{} is missing: `make test` installs moto into .venv", path.display());
-    path
+    tool(&format!(".venv/bin/{name}"), "`make venv`")
 }
 
 /// A moto server on a free loopback port, stopped when dropped.

@@ -64,7 +64,7 @@ impl AwsClient {
             _ => return Err(SetupError::MissingRegion),
         };
         let region = region.trim().to_owned();
-        if !attach_iot_policy_guest::ids::is_region(&region) {
+        if !attach_iot_policy_ids::is_region(&region) {
             return Err(SetupError::BadRegion(region_var));
         }
         let endpoints = Endpoints::from_lookup(&var);
@@ -177,7 +177,7 @@ impl AwsClient {
 
     fn cognito<'a>(&self, user_pool_id: &'a str, action: &'static str, body: Value) -> Result<Operation<'a>, AwsError> {
         // A user pool lives in the region its ID names, whatever the function's region.
-        let region = attach_iot_policy_guest::ids::region_of_user_pool_id(user_pool_id)
+        let region = attach_iot_policy_ids::region_of_user_pool_id(user_pool_id)
             .ok_or_else(|| AwsError::InvalidRequest("the user pool ID is not of the form <region>_<id>".into()))?;
         Ok(Operation {
             name: action,

@@ -1,9 +1,16 @@
-//! The AWS calls the component imports, behind one trait so the runner does not
-//! care whether they go to AWS or to the simulated account.
+//! The AWS calls the component imports, behind one trait that speaks the WIT's
+//! types, so the imports do not care which backend answers. Backends stack:
+//!
+//! - [`client`]: the real AWS, signed and retried.
+//! - [`simulated`]: an in-memory account, for `invoke --simulate` and tests.
+//! - [`guarded`]: refuses names outside the configuration; always outermost.
+//! - [`recording`]: keeps each call, for tests and `invoke --show-calls` only.
 
 pub mod client;
 pub mod endpoints;
 pub mod errors;
+pub mod guarded;
+pub mod recording;
 pub mod retry;
 pub mod simulated;
 
@@ -11,9 +18,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 
-pub use crate::bindings::attach_iot_policy::core::aws::Attribute;
-/// The guest's own error type: the runner turns it into the WIT variant at the boundary.
-pub use attach_iot_policy_guest::AwsError;
+pub use crate::bindings::{Attribute, AwsError};
 
 /// What an AWS call needs to know about the invocation it serves.
 #[derive(Debug, Clone)]

@@ -62,7 +62,20 @@ pub struct Fault {
     pub op: String,
     #[serde(default)]
     pub call: Option<u32>,
+    /// The WIT error case and its message: `{"throttled": "Rate exceeded"}`.
+    #[serde(deserialize_with = "wit_error")]
     pub error: AwsError,
+}
+
+fn wit_error<'de, D: serde::Deserializer<'de>>(d: D) -> Result<AwsError, D::Error> {
+    use serde::de::Error;
+    let case = BTreeMap::<String, String>::deserialize(d)?;
+    let mut cases = case.into_iter();
+    match (cases.next(), cases.next()) {
+        (Some((kind, message)), None) => AwsError::from_kind(&kind, message)
+            .ok_or_else(|| D::Error::custom(format!("`{kind}` is not a case of the WIT's aws.error"))),
+        _ => Err(D::Error::custom("an error is one WIT case and its message, such as {\"throttled\": \"…\"}")),
+    }
 }
 
 pub struct SimulatedAccount {

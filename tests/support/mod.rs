@@ -1,0 +1,29 @@
+//! What the tests and the bench share: the example configuration, fake AWS
+//! backends, loopback HTTP helpers, and the tools the slow tests need.
+// Each test binary uses a different part of it.
+#![allow(dead_code)]
+
+pub mod backends;
+pub mod loopback;
+pub mod moto;
+
+use std::path::{Path, PathBuf};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A tool that `make test` installs, or a panic that says how to get it.
+pub fn tool(relative: &str, installed_by: &str) -> PathBuf {
+    let path = root().join(relative);
+    assert!(path.exists(), "{} is missing: {installed_by} installs it (or run `make test`)", path.display());
+    path
+}
+
+/// `node`, or a panic that says this test needs it.
+pub fn node() -> &'static str {
+    let found = std::process::Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
+    assert!(found, "this test needs Node.js 20 or later on the PATH (and `make node` for its packages)");
+    "node"
+}
