@@ -1,5 +1,5 @@
 # Thin wrappers; each target is a word the README uses.
-.PHONY: build guest run test lint fmt clean venv package package-x86_64 package-arm64 node bench build-AttachIotPolicyFunction
+.PHONY: build guest run test test-fast test-integration lint fmt clean venv package package-x86_64 package-arm64 node bench build-AttachIotPolicyFunction
 
 GUEST_WASM := target/wasm32-wasip2/guest/attach_iot_policy_guest.wasm
 BIN        := target/release/attach-iot-policy
@@ -24,8 +24,11 @@ venv: $(VENV)/.installed
 guest: .wasm-target
 	cargo build -p attach-iot-policy-guest --target wasm32-wasip2 --profile guest
 
-build: guest
-	cargo build --release -p attach-iot-policy
+# The release CLI embeds the guest precompiled for this machine, so `invoke`
+# starts without compiling; it still carries the .wasm, and compiles that if
+# it is moved to a CPU the precompiled code does not fit.
+build: target/precompiled/native.cwasm
+	ATTACH_IOT_POLICY_CWASM=$(CURDIR)/target/precompiled/native.cwasm cargo build --release -p attach-iot-policy
 
 # Node tools for the tests: @vercel/fun (a Lambda Runtime API) and jco.
 tests/node/node_modules/.installed: tests/node/package-lock.json
@@ -47,6 +50,11 @@ $(PRECOMPILER): guest
 	cargo build -p attach-iot-policy
 
 # Rewrites the .cwasm only when it changed, so cargo relinks only then.
+target/precompiled/native.cwasm: $(PRECOMPILER) FORCE
+	@mkdir -p $(@D)
+	$(PRECOMPILER) precompile --out $@.new
+	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
+
 target/precompiled/%.cwasm: $(PRECOMPILER) FORCE
 	@mkdir -p $(@D)
 	$(PRECOMPILER) precompile --target $*-unknown-linux-musl --out $@.new
@@ -89,8 +97,9 @@ build-AttachIotPolicyFunction:
 	$(MAKE) package-$(ARCH)
 	cp dist/$(ARCH)/bootstrap $(ARTIFACTS_DIR)/bootstrap
 
-# Benchmarks, not timed tests: medians over repeated runs, in target/bench/report.md.
-bench: package
+# Benchmarks, not timed tests: medians over repeated runs, in
+# target/bench/report.md and docs/performance.md.
+bench: build package
 	cargo bench -p attach-iot-policy --bench lambda
 
 # zip_bootstrap(rust-arch, lambda-arch): bootstrap at the zip's root, with a fixed time stamp.
@@ -107,8 +116,18 @@ FORCE:
 run: build
 	$(RUN_ENV) $(BIN) invoke --simulate --event examples/event-rest.json
 
-test: guest lint venv node package-x86_64 target/jco/attacher.js
+# The full gate, as CI runs it: lint, the fast tests, then the slow ones.
+test: lint test-fast test-integration
+
+# What `cargo test` runs on a fresh clone: the guest, the fixtures and the
+# component tests in wasmtime, the fault tests. No apt, musl, Node or Python.
+test-fast: .wasm-target
 	cargo test --workspace
+
+# The tests that need moto, fun, jco, cfn-lint and the x86_64 package; a plain
+# `cargo test` lists the Rust ones as ignored.
+test-integration: venv node package-x86_64 target/jco/attacher.js
+	cargo test --workspace -- --ignored
 	cd tests/node && node --test
 	$(VENV)/bin/python -m unittest discover -s tests/deploy -v
 

@@ -1,6 +1,7 @@
-//! `make bench`: cold init, warm overhead, the Wasm tax, peak RSS and package
-//! sizes, written to `target/bench/report.md`. Medians over repeated runs,
-//! with min and max; ratios are measured side by side in the same run.
+//! `make bench`: cold init, warm overhead, the Wasm tax, `invoke`'s start,
+//! peak RSS and package sizes, written to `target/bench/report.md` and into
+//! `docs/performance.md`. Medians over repeated runs, with min and max; ratios
+//! are measured side by side in the same run.
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -29,6 +30,8 @@ const WARM_INVOCATIONS: usize = 300;
 const TAX_ROUNDS: usize = 20;
 const TAX_RUNS_PER_ROUND: usize = 100;
 const TAX_RUNS: usize = TAX_ROUNDS * TAX_RUNS_PER_ROUND;
+/// `invoke` runs per way of loading the guest, alternating the two.
+const INVOKE_RUNS: usize = 20;
 
 struct Stats {
     median: Duration,
@@ -158,6 +161,10 @@ impl Host for NativeHost {
     fn log(&mut self, _: Level, _: &str) {}
 }
 
+/// Where `make bench` writes its report in `docs/performance.md`.
+const BEGIN: &str = "<!-- bench:begin -->";
+const END: &str = "<!-- bench:end -->";
+
 fn main() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let bootstrap = root().join("dist/x86_64/bootstrap");
@@ -171,11 +178,7 @@ fn main() {
         })
         .unwrap_or_else(|| "unknown".into());
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    writeln!(
-        report,
-        "# attach-iot-policy benchmarks\n\nMachine: {cpu}, {cores} cores (shared; figures are medians).\n"
-    )
-    .unwrap();
+    writeln!(report, "Machine: {cpu}, {cores} cores (shared; figures are medians).\n").unwrap();
     writeln!(report, "| figure | median | min | max | target |\n|---|---|---|---|---|").unwrap();
 
     let (cold, warm, rss, cpu) = rt.block_on(async {
@@ -294,6 +297,51 @@ fn main() {
     report.push_str(&phase("instantiate", |p| p.instantiate));
     report.push_str(&phase("`handle` (the same work as the native run)", |p| p.handle));
     report.push_str(&phase("drop the `Store`, reset the pooled memory", |p| p.teardown));
+
+    // `invoke`'s start: the release CLI loading its precompiled guest, and
+    // the same CLI compiling the guest's .wasm, as every `invoke` did before.
+    let cli = root().join("target/release/attach-iot-policy");
+    let wasm = root().join("target/wasm32-wasip2/guest/attach_iot_policy_guest.wasm");
+    assert!(cli.exists() && wasm.exists(), "run `make build` first");
+    let invoke_once = |component: Option<&Path>| {
+        let mut command = Command::new(&cli);
+        command
+            .args(["invoke", "--simulate", "--event"])
+            .arg(root().join("examples/event-rest.json"))
+            .env_clear()
+            .env("IOT_POLICY_NAME", POLICY)
+            .env("AWS_LAMBDA_LOG_LEVEL", "ERROR")
+            .stdout(Stdio::null());
+        if let Some(component) = component {
+            command.arg("--component").arg(component);
+        }
+        let started = Instant::now();
+        assert!(command.status().unwrap().success());
+        started.elapsed()
+    };
+    let (mut precompiled, mut compiling) = (Vec::new(), Vec::new());
+    for _ in 0..INVOKE_RUNS {
+        precompiled.push(invoke_once(None));
+        compiling.push(invoke_once(Some(&wasm)));
+    }
+    let (precompiled, compiling) = (stats(precompiled), stats(compiling));
+    writeln!(
+        report,
+        "| `invoke --simulate` with the release CLI, spawn to exit, its precompiled guest ({INVOKE_RUNS} runs) | {} | {} | {} | |",
+        fmt(precompiled.median),
+        fmt(precompiled.min),
+        fmt(precompiled.max)
+    )
+    .unwrap();
+    writeln!(
+        report,
+        "| the same, compiling the guest's `.wasm` with `--component`, as every `invoke` did before ({INVOKE_RUNS} runs, alternating) | {} | {} | {} | |",
+        fmt(compiling.median),
+        fmt(compiling.min),
+        fmt(compiling.max)
+    )
+    .unwrap();
+
     let rss = rss.map_or_else(|| "unknown".into(), |k| format!("{:.1} MB", k as f64 / 1024.0));
     writeln!(report, "| peak RSS of `bootstrap` after {WARM_INVOCATIONS} invocations | {rss} | | | < 20 MB |").unwrap();
     for arch in ["x86_64", "arm64"] {
@@ -305,6 +353,13 @@ fn main() {
     let out = root().join("target/bench/report.md");
     std::fs::create_dir_all(out.parent().unwrap()).unwrap();
     std::fs::write(&out, &report).unwrap();
+    let doc = root().join("docs/performance.md");
+    let text = std::fs::read_to_string(&doc).unwrap();
+    let (head, rest) = text.split_once(BEGIN).expect("docs/performance.md has the bench:begin marker");
+    let (_, tail) = rest.split_once(END).expect("docs/performance.md has the bench:end marker");
+    let date = Command::new("date").arg("-u").arg("+%Y-%m-%d").output().unwrap();
+    let date = String::from_utf8_lossy(&date.stdout);
+    std::fs::write(&doc, format!("{head}{BEGIN}\nMeasured {}.\n\n{report}{END}{tail}", date.trim())).unwrap();
     print!("{report}");
-    println!("\nwritten to {}", out.display());
+    println!("\nwritten to {} and {}", out.display(), doc.display());
 }

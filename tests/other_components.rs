@@ -1,0 +1,162 @@
+//! The host is generic: it runs any component of the `attacher` world, gives
+//! one that imports WASI a deny-all WASI, and refuses a component of another
+//! world. The components here are written by hand in the WebAssembly text
+//! format (`tests/components/*.wat`), not this project's guest.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use attach_iot_policy::aws::recording::{Call, Recording};
+use attach_iot_policy::function::Function;
+use attach_iot_policy::limits::Limits;
+use attach_iot_policy::runner::{self, Invocation, Runner};
+use serde_json::Value;
+use support::backends::{EXAMPLE_EVENT, EXAMPLE_POLICY, example_account, example_config};
+use support::root;
+use wit_component::{ComponentEncoder, StringEncoding};
+use wit_parser::Resolve;
+
+/// A minimal WASI interface, for a world that imports it.
+const WASI_CLI: &str = "package wasi:cli@0.2.0;
+interface environment {
+    get-environment: func() -> list<tuple<string, string>>;
+}";
+
+const OTHER_WORLD: &str = "package test:other;
+world other {
+    export run: func() -> u32;
+}";
+
+const ATTACHER_WITH_WASI: &str = "package test:wasi-user;
+world attacher-with-wasi {
+    import wasi:cli/environment@0.2.0;
+    export attach-iot-policy:core/handler@0.1.0;
+}";
+
+/// Builds a component from a core module in `tests/components/` and the world
+/// `world` of the WIT in `wit/` plus `extra` packages, as any toolchain does.
+fn component(wat: &str, extra: &[&str], world: &str) -> Vec<u8> {
+    let mut resolve = Resolve::default();
+    let (attacher, _) = resolve.push_dir(root().join("wit")).expect("the project's WIT parses");
+    let mut main = attacher;
+    for (i, source) in extra.iter().enumerate() {
+        main = resolve.push_str(format!("extra-{i}.wit"), source).expect("the test WIT parses");
+    }
+    let world = resolve.select_world(&[main], Some(world)).expect("the world exists");
+    let mut module = wat::parse_file(root().join("tests/components").join(wat)).expect("the WAT parses");
+    wit_component::embed_component_metadata(&mut module, &resolve, world, StringEncoding::UTF8).unwrap();
+    ComponentEncoder::default().module(&module).unwrap().validate(true).encode().expect("a valid component")
+}
+
+fn invocation() -> Invocation {
+    Invocation {
+        request_id: "wat".into(),
+        cognito_identity: None,
+        deadline: runner::deadline_in(Duration::from_secs(10)),
+    }
+}
+
+fn run(runner: Runner) -> (attach_iot_policy::response::Response, Vec<Call>) {
+    let recording = Arc::new(Recording::new(example_account()));
+    let function = Function::new(Arc::new(runner), Arc::new(example_config()), recording.clone());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let outcome = rt.block_on(function.invoke(EXAMPLE_EVENT.as_bytes(), &invocation()));
+    (outcome.response, recording.take())
+}
+
+#[test]
+fn a_component_written_in_wat_runs_and_the_guard_holds_for_it() {
+    let wasm = component("attacher.wat", &[], "attacher");
+    let runner = Runner::new(&wasm, Limits::default()).expect("a component of the attacher world links");
+    assert!(!runner.links_wasi());
+    let (response, calls) = run(runner);
+    // 200 means: the configured policy was attached, and `AdminPolicy` came
+    // back as `invalid-request` from the guard.
+    assert_eq!(response.status_code, 200, "{response:?}");
+    assert_eq!(response.body, r#"{"written-in":"wat"}"#);
+    // The refused call never reached the backend.
+    let target = "us-east-1:00000000-0000-4000-8000-000000000001";
+    assert_eq!(
+        calls,
+        [Call { op: "attach-policy".into(), args: vec![EXAMPLE_POLICY.into(), target.into()], result: "ok".into() }]
+    );
+}
+
+#[test]
+fn a_component_that_imports_wasi_gets_a_deny_all_wasi() {
+    let wasm = component("wasi-environment.wat", &[WASI_CLI, ATTACHER_WITH_WASI], "attacher-with-wasi");
+    let runner = Runner::new(&wasm, Limits::default()).expect("WASI is linked for it");
+    assert!(runner.links_wasi());
+    assert!(std::env::vars_os().count() > 0, "the test process has an environment to leak");
+    let (response, calls) = run(runner);
+    // 200 plus the number of environment variables it saw.
+    assert_eq!(response.status_code, 200, "{response:?}");
+    assert!(calls.is_empty());
+}
+
+#[test]
+fn a_component_of_another_world_is_refused_with_a_clear_message() {
+    let wasm = component("other-world.wat", &[OTHER_WORLD], "other");
+    let err = Runner::new(&wasm, Limits::default()).err().expect("another world is refused");
+    let message = format!("{err:#}");
+    assert!(message.contains("is not of the world attach-iot-policy:core/attacher@0.1.0"), "{message}");
+    assert!(message.contains("handler"), "it says what is missing: {message}");
+
+    let not_a_component = Runner::new(b"\0asm\x01\0\0\0", Limits::default()).err().expect("a core module is refused");
+    assert!(!format!("{not_a_component:#}").is_empty());
+}
+
+fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("attach-iot-policy-components-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// `invoke --component`, with a `.wasm` and with a `.cwasm` from `precompile`.
+#[test]
+fn the_cli_runs_a_component_given_on_the_command_line() {
+    let wasm = temp_file("attacher.wasm", &component("attacher.wat", &[], "attacher"));
+    let cwasm = wasm.with_extension("cwasm");
+    let cli = env!("CARGO_BIN_EXE_attach-iot-policy");
+    let out =
+        Command::new(cli).args(["precompile", "--component"]).arg(&wasm).arg("--out").arg(&cwasm).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    for component in [&wasm, &cwasm] {
+        let out = Command::new(cli)
+            .args(["invoke", "--simulate", "--show-calls", "--event"])
+            .arg(root().join("examples/event-rest.json"))
+            .arg("--component")
+            .arg(component)
+            .env("IOT_POLICY_NAME", EXAMPLE_POLICY)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        let response: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(response["statusCode"], 200, "{response}\n{stderr}");
+        assert_eq!(response["body"], r#"{"written-in":"wat"}"#);
+        assert!(stderr.contains(r#"{"op":"attach-policy","args":["amplify-toolkit-iot-message-viewer","#), "{stderr}");
+        assert!(stderr.contains("a component written in WAT"), "its log line: {stderr}");
+    }
+
+    let other = temp_file("other.wasm", &component("other-world.wat", &[OTHER_WORLD], "other"));
+    let out = Command::new(cli)
+        .args(["invoke", "--simulate", "--event"])
+        .arg(root().join("examples/event-rest.json"))
+        .arg("--component")
+        .arg(&other)
+        .env("IOT_POLICY_NAME", EXAMPLE_POLICY)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("is not of the world attach-iot-policy:core/attacher@0.1.0"), "{stderr}");
+    let _ = std::fs::remove_dir_all(wasm.parent().unwrap());
+}
