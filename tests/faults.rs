@@ -147,7 +147,7 @@ impl Harness {
             "AWS_ENDPOINT_URL" => Some(url.clone()),
             _ => None,
         };
-        Arc::new(AwsClient::from_lookup(vars, retry).unwrap())
+        Arc::new(AwsClient::from_lookup(&vars, retry).unwrap())
     }
 
     async fn invoke(&self, client: Arc<AwsClient>, deadline: Duration) -> (u16, Value) {

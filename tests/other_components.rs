@@ -16,9 +16,8 @@ use attach_iot_policy::limits::Limits;
 use attach_iot_policy::runner::{self, Invocation, Runner};
 use serde_json::Value;
 use support::backends::{EXAMPLE_EVENT, EXAMPLE_POLICY, example_account, example_config};
+use support::components::component;
 use support::root;
-use wit_component::{ComponentEncoder, StringEncoding};
-use wit_parser::Resolve;
 
 /// A minimal WASI interface, for a world that imports it.
 const WASI_CLI: &str = "package wasi:cli@0.2.0;
@@ -36,21 +35,6 @@ world attacher-with-wasi {
     import wasi:cli/environment@0.2.0;
     export attach-iot-policy:core/handler@0.1.0;
 }";
-
-/// Builds a component from a core module in `tests/components/` and the world
-/// `world` of the WIT in `wit/` plus `extra` packages, as any toolchain does.
-fn component(wat: &str, extra: &[&str], world: &str) -> Vec<u8> {
-    let mut resolve = Resolve::default();
-    let (attacher, _) = resolve.push_dir(root().join("wit")).expect("the project's WIT parses");
-    let mut main = attacher;
-    for (i, source) in extra.iter().enumerate() {
-        main = resolve.push_str(format!("extra-{i}.wit"), source).expect("the test WIT parses");
-    }
-    let world = resolve.select_world(&[main], Some(world)).expect("the world exists");
-    let mut module = wat::parse_file(root().join("tests/components").join(wat)).expect("the WAT parses");
-    wit_component::embed_component_metadata(&mut module, &resolve, world, StringEncoding::UTF8).unwrap();
-    ComponentEncoder::default().module(&module).unwrap().validate(true).encode().expect("a valid component")
-}
 
 fn invocation() -> Invocation {
     Invocation {

@@ -83,7 +83,11 @@ fn plan(event: &Event, config: &Config) -> Result<Plan, Refusal> {
             Some(p) => ids::parse_provider(p),
             None => Ok(Provider::Other),
         },
-        Source::HttpV2 => ids::parse_amr(claim.amr.as_deref().unwrap_or_default()),
+        Source::HttpV2 => match &claim.amr {
+            Some(amr) if amr.too_long => Err(ProviderError::Malformed("the amr list is longer than Cognito sends")),
+            Some(amr) => ids::parse_amr(&amr.entries),
+            None => Ok(Provider::Other),
+        },
     }
     .map_err(|ProviderError::Malformed(why)| Refusal::MalformedProvider(why))?;
 

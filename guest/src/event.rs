@@ -28,7 +28,49 @@ pub struct Claim {
     /// The REST API's `cognitoAuthenticationProvider`.
     pub provider: Option<String>,
     /// The HTTP API's `amr` list.
-    pub amr: Option<Vec<String>>,
+    pub amr: Option<Amr>,
+}
+
+/// The most `amr` entries, besides its markers, that the guest keeps: Cognito
+/// sends two. A longer list is refused, and costs no memory per entry.
+pub const MAX_AMR_ENTRIES: usize = 8;
+
+/// An HTTP API's `amr` list as the decision needs it: the `authenticated` and
+/// `unauthenticated` markers as flags, and the other entries, at most
+/// [`MAX_AMR_ENTRIES`] of them. Read without keeping the rest, so a list of a
+/// million empty strings costs no more memory than one of three.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Amr {
+    pub authenticated: bool,
+    pub unauthenticated: bool,
+    pub entries: Vec<String>,
+    /// More than [`MAX_AMR_ENTRIES`] entries besides the markers.
+    pub too_long: bool,
+}
+
+impl<'de> Deserialize<'de> for Amr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> serde::de::Visitor<'de> for Entries {
+            type Value = Amr;
+            fn expecting(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+                f.write_str("a list of strings")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Amr, A::Error> {
+                let mut amr = Amr::default();
+                while let Some(entry) = seq.next_element::<String>()? {
+                    match entry.as_str() {
+                        "authenticated" => amr.authenticated = true,
+                        "unauthenticated" => amr.unauthenticated = true,
+                        _ if amr.entries.len() < MAX_AMR_ENTRIES => amr.entries.push(entry),
+                        _ => amr.too_long = true,
+                    }
+                }
+                Ok(amr)
+            }
+        }
+        d.deserialize_seq(Entries)
+    }
 }
 
 /// The parts of an event the guest uses.
@@ -93,7 +135,7 @@ struct RawIam {
 struct RawHttpCognitoIdentity {
     identity_id: Option<String>,
     identity_pool_id: Option<String>,
-    amr: Option<Vec<String>>,
+    amr: Option<Amr>,
 }
 
 #[derive(Deserialize)]
@@ -122,7 +164,8 @@ pub fn parse(event: &str, lambda_cognito_identity: Option<&str>) -> Result<Event
         Some(ctx) if is_http_v2 => (
             ctx.http.and_then(|h| h.method),
             ctx.authorizer.and_then(|a| a.iam).and_then(|i| i.cognito_identity).map(|c| Claim {
-                authenticated: Some(c.amr.as_ref().is_some_and(|amr| amr.iter().any(|e| e == "authenticated"))),
+                // Both markers at once is not an authenticated caller.
+                authenticated: Some(c.amr.as_ref().is_some_and(|amr| amr.authenticated && !amr.unauthenticated)),
                 identity_id: c.identity_id,
                 identity_pool_id: c.identity_pool_id,
                 provider: None,
@@ -212,7 +255,30 @@ mod tests {
         assert_eq!(e.method.as_deref(), Some("POST"));
         let c = e.claim.unwrap();
         assert_eq!(c.authenticated, Some(true));
-        assert_eq!(c.amr.unwrap().len(), 2);
+        assert_eq!(c.amr.unwrap().entries, ["x"]);
+    }
+
+    #[test]
+    fn an_amr_with_both_markers_is_not_authenticated() {
+        let e = parse(
+            r#"{"version":"2.0","requestContext":{"authorizer":{"iam":{
+               "cognitoIdentity":{"identityId":"a","identityPoolId":"b","amr":["unauthenticated","authenticated"]}}}}}"#,
+            None,
+        )
+        .unwrap();
+        assert_eq!(e.claim.unwrap().authenticated, Some(false));
+    }
+
+    #[test]
+    fn a_long_amr_keeps_no_more_than_it_needs() {
+        let amr = format!("[\"authenticated\",{}\"\"]", "\"\",".repeat(100_000));
+        let event = format!(
+            r#"{{"version":"2.0","requestContext":{{"authorizer":{{"iam":{{"cognitoIdentity":{{"amr":{amr}}}}}}}}}}}"#
+        );
+        let amr = parse(&event, None).unwrap().claim.unwrap().amr.unwrap();
+        assert!(amr.too_long && amr.authenticated);
+        assert_eq!(amr.entries.len(), MAX_AMR_ENTRIES);
+        assert!(amr.entries.capacity() <= 2 * MAX_AMR_ENTRIES);
     }
 
     #[test]

@@ -30,37 +30,48 @@ pub enum ProviderError {
 }
 
 const USER_POOL_HOST: &str = "cognito-idp.";
+const SIGN_IN: &str = ":CognitoSignIn:";
 
-/// Parses API Gateway's `cognitoAuthenticationProvider`:
+/// Parses API Gateway's `cognitoAuthenticationProvider` (REST API):
 /// `cognito-idp.<region>.amazonaws.com/<poolId>,cognito-idp.<region>.amazonaws.com/<poolId>:CognitoSignIn:<sub>`.
 pub fn parse_provider(s: &str) -> Result<Provider, ProviderError> {
-    if !s.starts_with(USER_POOL_HOST) {
+    parse_entries(s.split(','))
+}
+
+/// Parses an HTTP API's `amr` entries, its `authenticated` marker left out:
+/// `["<issuer>", "<issuer>:CognitoSignIn:<sub>"]`.
+pub fn parse_amr(entries: &[String]) -> Result<Provider, ProviderError> {
+    parse_entries(entries.iter().map(String::as_str))
+}
+
+/// The one parser for a user pool claim, whichever event carries it: a REST
+/// provider string's comma-separated parts, or an HTTP API's `amr` entries.
+/// A user pool sign-in is exactly two entries, `<issuer>` and
+/// `<issuer>:CognitoSignIn:<sub>`, naming the same pool. Entries that name no
+/// user pool at all are another provider; anything else is malformed.
+fn parse_entries<'a>(entries: impl Iterator<Item = &'a str> + Clone) -> Result<Provider, ProviderError> {
+    if !entries.clone().any(|e| e.starts_with(USER_POOL_HOST) || e.contains(SIGN_IN)) {
         return Ok(Provider::Other);
     }
-    let (issuer, sign_in) = s.split_once(',').ok_or(ProviderError::Malformed("expected two comma-separated parts"))?;
-    let (sign_in_issuer, sub) = sign_in
-        .split_once(":CognitoSignIn:")
-        .ok_or(ProviderError::Malformed("the second part has no ':CognitoSignIn:'"))?;
+    let (mut issuer, mut sign_in) = (None, None);
+    for entry in entries {
+        match entry.split_once(SIGN_IN) {
+            Some(parts) if sign_in.is_none() => sign_in = Some(parts),
+            None if issuer.is_none() && entry.starts_with(USER_POOL_HOST) => issuer = Some(entry),
+            _ => {
+                return Err(ProviderError::Malformed(
+                    "a user pool sign-in is one issuer and one ':CognitoSignIn:' entry",
+                ));
+            }
+        }
+    }
+    let issuer = issuer.ok_or(ProviderError::Malformed("a user pool is named but there is no issuer entry"))?;
+    let (sign_in_issuer, sub) =
+        sign_in.ok_or(ProviderError::Malformed("a user pool is named but there is no ':CognitoSignIn:' entry"))?;
     if sign_in_issuer != issuer {
         return Err(ProviderError::Malformed("the two parts name different user pools"));
     }
     parse_issuer_and_sub(issuer, sub)
-}
-
-/// Parses an HTTP API's `amr` list: `["authenticated", "<issuer>", "<issuer>:CognitoSignIn:<sub>"]`.
-pub fn parse_amr(amr: &[String]) -> Result<Provider, ProviderError> {
-    let sign_ins: Vec<&String> = amr.iter().filter(|e| e.contains(":CognitoSignIn:")).collect();
-    match sign_ins.as_slice() {
-        [] if amr.iter().any(|e| e.starts_with(USER_POOL_HOST)) => {
-            Err(ProviderError::Malformed("a user pool is named but no ':CognitoSignIn:' entry"))
-        }
-        [] => Ok(Provider::Other),
-        [one] => {
-            let (issuer, sub) = one.split_once(":CognitoSignIn:").unwrap_or_default();
-            parse_issuer_and_sub(issuer, sub)
-        }
-        _ => Err(ProviderError::Malformed("more than one ':CognitoSignIn:' entry")),
-    }
 }
 
 /// `cognito-idp.<region>.amazonaws.com[.cn]/<poolId>` and a UUID sub.
@@ -129,10 +140,38 @@ mod tests {
     #[test]
     fn amr_user_pool() {
         let issuer = "cognito-idp.us-east-1.amazonaws.com/us-east-1_Pool1";
-        let amr = vec!["authenticated".into(), issuer.into(), format!("{issuer}:CognitoSignIn:{SUB}")];
+        let amr = vec![issuer.into(), format!("{issuer}:CognitoSignIn:{SUB}")];
         assert!(matches!(parse_amr(&amr), Ok(Provider::UserPool(u)) if u.sub == SUB));
         let two = vec![format!("{issuer}:CognitoSignIn:{SUB}"), format!("{issuer}:CognitoSignIn:{SUB}")];
         assert!(parse_amr(&two).is_err());
-        assert!(parse_amr(&["authenticated".into(), issuer.into()]).is_err());
+        assert!(parse_amr(&[issuer.into()]).is_err());
+    }
+
+    #[test]
+    fn an_amr_whose_issuer_and_sign_in_name_different_pools_is_malformed() {
+        // The HTTP API path once took the sign-in entry alone, so this set
+        // the attribute in the second pool; a REST string like it was refused.
+        let issuer = "cognito-idp.us-east-1.amazonaws.com/us-east-1_Pool1";
+        let other = "cognito-idp.us-east-1.amazonaws.com/us-east-1_Other";
+        let amr = vec![issuer.to_string(), format!("{other}:CognitoSignIn:{SUB}")];
+        assert_eq!(parse_amr(&amr), Err(ProviderError::Malformed("the two parts name different user pools")));
+        assert_eq!(parse_provider(&amr.join(",")), parse_amr(&amr));
+    }
+
+    proptest::proptest! {
+        /// One parser: the same entries give the same answer as a REST string and as an amr list.
+        #[test]
+        fn a_rest_string_and_an_amr_list_are_read_alike(
+            parts in proptest::collection::vec(proptest::prop_oneof![
+                proptest::strategy::Just("cognito-idp.us-east-1.amazonaws.com/us-east-1_Pool1".to_string()),
+                proptest::strategy::Just("cognito-idp.us-east-1.amazonaws.com/us-east-1_Other".to_string()),
+                proptest::strategy::Just(format!("cognito-idp.us-east-1.amazonaws.com/us-east-1_Pool1:CognitoSignIn:{SUB}")),
+                proptest::strategy::Just(format!("cognito-idp.us-east-1.amazonaws.com/us-east-1_Other:CognitoSignIn:{SUB}")),
+                proptest::strategy::Just("accounts.google.com".to_string()),
+                "[a-z:./_-]{0,12}",
+            ], 0..5),
+        ) {
+            proptest::prop_assert_eq!(parse_provider(&parts.join(",")), parse_amr(&parts));
+        }
     }
 }

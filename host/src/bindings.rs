@@ -10,9 +10,9 @@ wasmtime::component::bindgen!({
     additional_derives: [Clone, PartialEq, Eq],
 });
 
-pub use attach_iot_policy::core::aws::{Attribute, Error as AwsError};
-pub use attach_iot_policy::core::log::Level;
-pub use exports::attach_iot_policy::core::handler::{Config, Context, Response};
+pub use self::attach_iot_policy::core::aws::{Attribute, Error as AwsError};
+pub use self::attach_iot_policy::core::log::Level;
+pub use self::exports::attach_iot_policy::core::handler::{Config, Context, Response};
 
 /// The WIT package this host implements; named in errors about other worlds.
 pub const WORLD: &str = "attach-iot-policy:core/attacher@0.1.0";

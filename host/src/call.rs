@@ -6,10 +6,16 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, bail};
 
 use crate::aws::client::{http_client, identity_from_env, sign};
+use crate::config::Lookup;
+
+/// The most of an answer `call` reads; the function's answers are a few hundred bytes.
+pub const MAX_ANSWER_BYTES: usize = 1 << 20;
 
 /// What the API answered.
 pub struct Answer {
     pub status: u16,
+    /// The body as text, every control character but newline and tab escaped,
+    /// so that printing it cannot drive the terminal.
     pub body: String,
 }
 
@@ -23,16 +29,16 @@ pub fn region_of_url(url: &reqwest::Url) -> Option<String> {
 
 /// Signs a GET for `url` with the credentials in the environment (signing
 /// name `execute-api`) and sends it.
-pub async fn call(url: &str, region: Option<String>, var: impl Fn(&str) -> Option<String>) -> Result<Answer> {
+pub async fn call(url: &str, region: Option<String>, var: &impl Lookup) -> Result<Answer> {
     let parsed = reqwest::Url::parse(url).context("--url is not a URL")?;
     if !matches!(parsed.scheme(), "http" | "https") {
         bail!("--url must be an http:// or https:// URL");
     }
     let region = region
         .or_else(|| region_of_url(&parsed))
-        .or_else(|| var("AWS_REGION"))
+        .or(var.get("AWS_REGION")?)
         .context("no region: pass --region, or set AWS_REGION, for a URL that does not name one")?;
-    let identity = identity_from_env(&var)?;
+    let identity = identity_from_env(var)?;
     let mut request = http::Request::builder()
         .method("GET")
         .uri(parsed.as_str())
@@ -41,18 +47,47 @@ pub async fn call(url: &str, region: Option<String>, var: impl Fn(&str) -> Optio
         .context("building the request")?;
     sign(&identity, &region, "execute-api", &mut request).map_err(|e| anyhow::anyhow!("{}", e.message()))?;
 
-    let client = http_client(true).timeout(Duration::from_secs(30)).build()?;
+    // No redirects: the signed headers (the session token among them) would
+    // go to a host the user never named.
+    let client = http_client(true)
+        .timeout(Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none())
+        .referer(false)
+        .build()?;
     let request = reqwest::Request::try_from(request).context("building the request")?;
-    let response =
+    let mut response =
         client.execute(request).await.map_err(|e| anyhow::anyhow!("the request failed: {}", e.without_url()))?;
     let status = response.status().as_u16();
-    let body = response.text().await.unwrap_or_default();
-    Ok(Answer { status, body })
+    let mut body = Vec::new();
+    while let Some(chunk) =
+        response.chunk().await.map_err(|e| anyhow::anyhow!("reading the answer failed: {}", e.without_url()))?
+    {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            bail!("the answer is larger than {MAX_ANSWER_BYTES} bytes; it was not read to the end");
+        }
+        body.extend_from_slice(&chunk);
+    }
+    if (300..400).contains(&status) {
+        bail!("the API answered HTTP {status}, a redirect, which is not followed: the request carries credentials");
+    }
+    Ok(Answer { status, body: terminal_safe(&String::from_utf8_lossy(&body)) })
+}
+
+/// Escapes every control character but newline and tab (`\u{1b}` for ESC).
+pub fn terminal_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() && c != '\n' && c != '\t' { c.escape_unicode().to_string() } else { c.to_string() })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(terminal_safe("a\u{1b}[2Jb\r\nc\td"), "a\\u{1b}[2Jb\\u{d}\nc\td");
+    }
 
     #[test]
     fn regions_come_from_execute_api_urls() {

@@ -24,22 +24,48 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// Where settings come from: the process environment, or a closure in tests.
+pub trait Lookup {
+    /// The variable's value, or `None` when it is unset.
+    fn get(&self, name: &'static str) -> Result<Option<String>, ConfigError>;
+}
+
+impl<F: Fn(&str) -> Option<String>> Lookup for F {
+    fn get(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
+        Ok(self(name))
+    }
+}
+
+/// The process environment. A value that is not UTF-8 is an error that names
+/// the variable, never "unset": an allowlist read as unset would fail open.
+pub struct ProcessEnv;
+
+impl Lookup for ProcessEnv {
+    fn get(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
+        std::env::var_os(name)
+            .map(|value| {
+                value.into_string().map_err(|_| ConfigError { variable: name, problem: "is not valid UTF-8".into() })
+            })
+            .transpose()
+    }
+}
+
 pub fn from_env() -> Result<Config, ConfigError> {
-    from_lookup(|name| std::env::var(name).ok())
+    from_lookup(&ProcessEnv)
 }
 
 /// Reads the configuration through `var`, so tests need not touch the
 /// process environment.
-pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+pub fn from_lookup(var: &impl Lookup) -> Result<Config, ConfigError> {
     let policy_names =
-        list(&var, "IOT_POLICY_NAME", is_policy_name, "an IoT policy name ([A-Za-z0-9_+=,.@-], 1-128 characters)")?;
+        list(var, "IOT_POLICY_NAME", is_policy_name, "an IoT policy name ([A-Za-z0-9_+=,.@-], 1-128 characters)")?;
     if policy_names.is_empty() {
         return Err(ConfigError {
             variable: "IOT_POLICY_NAME",
             problem: "is required: the IoT policy (or comma-separated policies) to attach".into(),
         });
     }
-    let attribute_name = match var("COGNITO_ATTRIBUTE_NAME").map(|v| v.trim().to_owned()) {
+    let attribute_name = match var.get("COGNITO_ATTRIBUTE_NAME")?.map(|v| v.trim().to_owned()) {
         None => DEFAULT_ATTRIBUTE_NAME.to_owned(),
         Some(name) if is_attribute_name(&name) => name,
         Some(_) => {
@@ -50,9 +76,9 @@ pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Config, Confi
         }
     };
     let allowed_identity_pool_ids =
-        list(&var, "ALLOWED_IDENTITY_POOL_IDS", is_identity_pool_id, "an identity pool ID (<region>:<uuid>)")?;
-    let allowed_user_pool_ids = list(&var, "ALLOWED_USER_POOL_IDS", is_user_pool_id, "a user pool ID (<region>_<id>)")?;
-    let cors_allow_origin = match var("CORS_ALLOW_ORIGIN").map(|v| v.trim().to_owned()) {
+        list(var, "ALLOWED_IDENTITY_POOL_IDS", is_identity_pool_id, "an identity pool ID (<region>:<uuid>)")?;
+    let allowed_user_pool_ids = list(var, "ALLOWED_USER_POOL_IDS", is_user_pool_id, "a user pool ID (<region>_<id>)")?;
+    let cors_allow_origin = match var.get("CORS_ALLOW_ORIGIN")?.map(|v| v.trim().to_owned()) {
         None => "*".to_owned(),
         Some(origin) if is_origin(&origin) => origin,
         Some(_) => {
@@ -68,13 +94,14 @@ pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Config, Confi
 /// A comma-separated list; blanks around items are dropped, and so is an unset
 /// or empty variable. Bad items are named by position, not echoed.
 fn list(
-    var: &impl Fn(&str) -> Option<String>,
+    var: &impl Lookup,
     variable: &'static str,
     valid: fn(&str) -> bool,
     expected: &str,
 ) -> Result<Vec<String>, ConfigError> {
-    let Some(value) = var(variable) else { return Ok(Vec::new()) };
+    let Some(value) = var.get(variable)? else { return Ok(Vec::new()) };
     let mut items = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for (i, item) in value.split(',').map(str::trim).enumerate() {
         if item.is_empty() && value.trim().is_empty() {
             break;
@@ -82,7 +109,8 @@ fn list(
         if !valid(item) {
             return Err(ConfigError { variable, problem: format!("item {} is not {expected}", i + 1) });
         }
-        if !items.iter().any(|seen| seen == item) {
+        // A set, not a scan of the list: a list of many names stays linear.
+        if seen.insert(item) {
             items.push(item.to_owned());
         }
     }
@@ -104,7 +132,7 @@ mod tests {
 
     fn read(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        from_lookup(|name| map.get(name).cloned())
+        from_lookup(&|name: &str| map.get(name).cloned())
     }
 
     #[test]

@@ -11,6 +11,7 @@ use attach_iot_policy::aws::Aws;
 use attach_iot_policy::aws::client::AwsClient;
 use attach_iot_policy::aws::recording::Recording;
 use attach_iot_policy::aws::simulated::{AccountState, SimulatedAccount};
+use attach_iot_policy::config::{ConfigError, ProcessEnv};
 use attach_iot_policy::function::Function;
 use attach_iot_policy::lambda::{self, RuntimeApi};
 use attach_iot_policy::limits::Limits;
@@ -97,12 +98,12 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    attach_iot_policy::logging::init();
+    let logging = attach_iot_policy::logging::init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Some(command) => run(command),
+        Some(command) => logging.map_err(anyhow::Error::from).and_then(|()| run(command)),
         None => match std::env::var("AWS_LAMBDA_RUNTIME_API") {
-            Ok(api) => serve_lambda(&api),
+            Ok(api) => serve_lambda(&api, logging),
             Err(_) => {
                 let _ = Cli::command().print_help();
                 return ExitCode::from(2);
@@ -123,10 +124,11 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// Init, then the Runtime API loop. A failed init is reported to Lambda.
-fn serve_lambda(api: &str) -> Result<()> {
+fn serve_lambda(api: &str, logging: std::result::Result<(), ConfigError>) -> Result<()> {
     runtime()?.block_on(async {
         let api = RuntimeApi::new(api).context("building the Runtime API client")?;
-        let function = match init_function() {
+        let init = logging.map_err(|e| ("Runtime.InvalidConfiguration", e.into())).and_then(|()| init_function());
+        let function = match init {
             Ok(function) => function,
             Err((error_type, e)) => {
                 let message = format!("{e:#}");
@@ -171,7 +173,8 @@ fn run(command: Command) -> Result<()> {
             show_calls,
         } => {
             let config = Arc::new(attach_iot_policy::config::from_env()?);
-            let event = read_event(&event)?;
+            let limits = Limits::from_env()?;
+            let event = read_event(&event, limits.max_event_bytes)?;
             let aws: Arc<dyn Aws> = if simulate {
                 let state = match account {
                     Some(path) => {
@@ -186,7 +189,7 @@ fn run(command: Command) -> Result<()> {
             };
             let recording = show_calls.then(|| Arc::new(Recording::new(aws.clone())));
             let backend = recording.clone().map_or(aws, |r| r as Arc<dyn Aws>);
-            let runner = load_runner(component.as_deref(), Limits::from_env()?)?;
+            let runner = load_runner(component.as_deref(), limits)?;
             let function = Function::new(Arc::new(runner), config, backend);
             let invocation = Invocation {
                 request_id,
@@ -200,7 +203,7 @@ fn run(command: Command) -> Result<()> {
             print_out(&serde_json::to_string_pretty(&outcome.response.to_proxy_json())?)
         }
         Command::Call { url, region } => {
-            let answer = runtime()?.block_on(attach_iot_policy::call::call(&url, region, |k| std::env::var(k).ok()))?;
+            let answer = runtime()?.block_on(attach_iot_policy::call::call(&url, region, &ProcessEnv))?;
             print_out(&answer.body)?;
             if (200..300).contains(&answer.status) {
                 Ok(())
@@ -231,12 +234,16 @@ fn print_out(text: &str) -> Result<()> {
     }
 }
 
-fn read_event(path: &PathBuf) -> Result<Vec<u8>> {
+/// Reads at most one byte more than `limit`: enough for the host to answer
+/// 413, without reading (or holding) the rest of an endless input.
+fn read_event(path: &PathBuf, limit: usize) -> Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    let most = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
     if path.as_os_str() == "-" {
-        let mut buf = Vec::new();
-        std::io::stdin().read_to_end(&mut buf).context("reading the event from stdin")?;
-        Ok(buf)
+        std::io::stdin().take(most).read_to_end(&mut buf).context("reading the event from stdin")?;
     } else {
-        std::fs::read(path).with_context(|| format!("reading the event {}", path.display()))
+        let file = std::fs::File::open(path).with_context(|| format!("reading the event {}", path.display()))?;
+        file.take(most).read_to_end(&mut buf).with_context(|| format!("reading the event {}", path.display()))?;
     }
+    Ok(buf)
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use tracing::{Instrument, Level, event};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
+use wasmtime::{Engine, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::aws::{Aws, CallContext};
@@ -29,6 +29,8 @@ pub struct Invocation {
 pub struct Outcome {
     pub response: Response,
     pub phases: Phases,
+    /// The most linear memory the component held, in bytes.
+    pub peak_memory: usize,
 }
 
 /// Where an invocation's time went; logged at DEBUG, and read by `make bench`.
@@ -153,20 +155,24 @@ impl Runner {
         let state = State {
             // No environment, arguments, files, sockets or stdio.
             wasi: self.wasi.then(|| (WasiCtx::builder().build(), ResourceTable::new())),
-            limits: StoreLimitsBuilder::new().memory_size(self.limits.memory_bytes).instances(4).build(),
+            limiter: Limiter {
+                limits: StoreLimitsBuilder::new().memory_size(self.limits.memory_bytes).instances(4).build(),
+                peak: 0,
+            },
             aws,
             call: CallContext { deadline: invocation.deadline },
             started,
             waiting: Duration::ZERO,
         };
         let mut store = Store::new(&self.engine, state);
-        store.limiter(|state| &mut state.limits);
+        store.limiter(|state| &mut state.limiter);
         let budget = self.limits.cpu_time;
         store.set_epoch_deadline(ticks(budget));
         store.epoch_deadline_callback(move |store| store.data().over_budget(budget));
         let mut phases = Phases { setup: started.elapsed(), ..Phases::default() };
 
         let result = self.run(&mut store, event, invocation, config, &mut phases).await;
+        let peak_memory = store.data().limiter.peak;
         let dropped = Instant::now();
         drop(store);
         phases.teardown = dropped.elapsed();
@@ -176,13 +182,14 @@ impl Runner {
             instantiate_us = phases.instantiate.as_micros() as u64,
             handle_us = phases.handle.as_micros() as u64,
             teardown_us = phases.teardown.as_micros() as u64,
+            peak_memory,
             "invocation phases"
         );
         let response = result.unwrap_or_else(|trap| {
             event!(Level::ERROR, error = %format!("{trap:#}"), "the component failed; answering 500");
             response::host_error(500, "internal-error", "the invocation failed", &config.cors_allow_origin)
         });
-        Outcome { response, phases }
+        Outcome { response, phases, peak_memory }
     }
 
     async fn run(
@@ -211,13 +218,13 @@ impl Runner {
 fn host_refusal(status: u16, code: &str, message: &str, config: &Config) -> Outcome {
     event!(Level::WARN, status, code, "refused before the component ran: {message}");
     let response = response::host_error(status, code, message, &config.cors_allow_origin);
-    Outcome { response, phases: Phases::default() }
+    Outcome { response, phases: Phases::default(), peak_memory: 0 }
 }
 
 /// A store's data: everything one invocation may touch.
 pub struct State {
     wasi: Option<(WasiCtx, ResourceTable)>,
-    limits: StoreLimits,
+    limiter: Limiter,
     pub(crate) aws: Arc<dyn Aws>,
     pub(crate) call: CallContext,
     started: Instant,
@@ -241,6 +248,38 @@ impl State {
             Some(left) if !left.is_zero() => Ok(UpdateDeadline::Continue(ticks(left))),
             _ => Err(wasmtime::Error::msg(format!("the guest ran past its CPU budget of {budget:?}"))),
         }
+    }
+}
+
+/// wasmtime's own limits, noting the most memory they allowed.
+struct Limiter {
+    limits: StoreLimits,
+    peak: usize,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let allowed = self.limits.memory_growing(current, desired, maximum)?;
+        if allowed {
+            self.peak = self.peak.max(desired);
+        }
+        Ok(allowed)
+    }
+
+    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
     }
 }
 

@@ -46,9 +46,13 @@ pub fn region_of_user_pool_id(s: &str) -> Option<&str> {
     ok.then_some(region)
 }
 
-/// An IoT policy name: 1-128 of `[A-Za-z0-9_+=,.@-]`, as AWS IoT allows.
+/// An IoT policy name: 1-128 of `[A-Za-z0-9_+=,.@-]`, as AWS IoT allows,
+/// and not `.` or `..`, which a request path would collapse.
 pub fn is_policy_name(s: &str) -> bool {
-    (1..=128).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_alphanumeric() || b"_+=,.@-".contains(&c))
+    (1..=128).contains(&s.len())
+        && s.bytes().all(|c| c.is_ascii_alphanumeric() || b"_+=,.@-".contains(&c))
+        && s != "."
+        && s != ".."
 }
 
 /// A custom user pool attribute: `custom:` then 1-20 of `[A-Za-z0-9_]`.
@@ -57,14 +61,38 @@ pub fn is_attribute_name(s: &str) -> bool {
         .is_some_and(|n| (1..=20).contains(&n.len()) && n.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_'))
 }
 
-/// An `Access-Control-Allow-Origin` value: `*`, or one `http(s)://host[:port]`
-/// origin with nothing that could end a header.
+/// An `Access-Control-Allow-Origin` value: `*`, or one origin,
+/// `http(s)://host[:port]`, whose host is a name, an IPv4 address or a
+/// bracketed IPv6 address, with nothing that could end a header.
 pub fn is_origin(s: &str) -> bool {
     if s == "*" {
         return true;
     }
-    let Some(host) = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://")) else { return false };
-    !host.is_empty() && s.len() <= 256 && host.bytes().all(|c| c.is_ascii_alphanumeric() || b".-:[]".contains(&c))
+    let Some(authority) = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://")) else { return false };
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((address, rest))
+                if !address.is_empty() && address.bytes().all(|c| c.is_ascii_hexdigit() || c == b':') =>
+            {
+                (address, rest)
+            }
+            _ => return false,
+        },
+        None => {
+            let end = authority.find(':').unwrap_or(authority.len());
+            let host = &authority[..end];
+            let name = host.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'-');
+            if host.is_empty() || !name || host.starts_with(['.', '-']) || host.ends_with('-') {
+                return false;
+            }
+            (host, &authority[end..])
+        }
+    };
+    let port_ok = match port.strip_prefix(':') {
+        None => port.is_empty(),
+        Some(digits) => (1..=5).contains(&digits.len()) && digits.bytes().all(|c| c.is_ascii_digit()),
+    };
+    !host.is_empty() && port_ok && s.len() <= 256
 }
 
 #[cfg(test)]
@@ -118,6 +146,9 @@ mod tests {
             assert!(!is_policy_name(bad), "{bad:?}");
         }
         assert!(!is_policy_name(&"p".repeat(129)));
+        // `PUT /target-policies/..` collapsed to `PUT /`.
+        assert!(!is_policy_name(".") && !is_policy_name(".."));
+        assert!(is_policy_name("...") && is_policy_name("v1.2"));
         assert!(is_attribute_name("custom:iotPolicyIsAttached"));
         for bad in ["email", "custom:", "custom:has-dash", "custom:waytoolongforanattribute"] {
             assert!(!is_attribute_name(bad), "{bad:?}");
@@ -134,6 +165,19 @@ mod tests {
         assert!(!is_origin("https://app.example.com/path"));
         assert!(!is_origin("https://a.example\r\nX-Injected: 1"));
         assert!(!is_origin("https://a.example, https://b.example"));
+        assert!(is_origin("https://[::1]:8443") && is_origin("http://127.0.0.1:8080"));
+        for bad in [
+            "https://:",
+            "https://",
+            "https://:443",
+            "https://a.example:",
+            "https://a.example:123456",
+            "https://[]",
+            "https://[::1",
+            "https://-a.example",
+        ] {
+            assert!(!is_origin(bad), "{bad:?}");
+        }
     }
 
     proptest::proptest! {

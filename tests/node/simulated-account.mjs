@@ -8,7 +8,7 @@ export class SimulatedAccount {
     this.state.policies ??= [];
     this.state.attachments ??= {};
     this.state.userPools ??= {};
-    this.faults = faults;
+    this.faults = faults.map(checkFault);
     this.counts = {};
   }
 
@@ -59,6 +59,24 @@ export class SimulatedAccount {
     }
     return body();
   }
+}
+
+const OPS = ['attach-policy', 'list-users', 'update-attributes'];
+const ERROR_CASES = ['not-found', 'access-denied', 'throttled', 'invalid-request', 'unavailable', 'other'];
+
+/** As strict as the Rust twin: a fault with a typo is an error, never a fault that never fires. */
+export function checkFault(fault) {
+  const keys = Object.keys(fault).filter((k) => !['op', 'call', 'error'].includes(k));
+  if (keys.length) throw new Error(`a fault has unknown fields: ${keys.join(', ')}`);
+  if (!OPS.includes(fault.op)) throw new Error(`a fault's op must be one of ${OPS.join(', ')}`);
+  if (fault.call != null && !(Number.isInteger(fault.call) && fault.call >= 1)) {
+    throw new Error("a fault's call counts from 1");
+  }
+  const cases = Object.entries(fault.error ?? {});
+  if (cases.length !== 1 || !ERROR_CASES.includes(cases[0][0]) || typeof cases[0][1] !== 'string') {
+    throw new Error("a fault's error is one WIT case and its message, such as {\"throttled\": \"…\"}");
+  }
+  return fault;
 }
 
 function fail(tag, val) {

@@ -16,7 +16,8 @@ pub const EXAMPLE_POLICY: &str = "amplify-toolkit-iot-message-viewer";
 
 /// The configuration with only `IOT_POLICY_NAME` set, to `policy`.
 pub fn config_for(policy: &str) -> Config {
-    attach_iot_policy::config::from_lookup(|name| (name == "IOT_POLICY_NAME").then(|| policy.to_owned())).unwrap()
+    attach_iot_policy::config::from_lookup(&|name: &str| (name == "IOT_POLICY_NAME").then(|| policy.to_owned()))
+        .unwrap()
 }
 
 /// The configuration `make run` uses: the example event's policy.

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod backends;
+pub mod components;
 pub mod loopback;
 pub mod moto;
 

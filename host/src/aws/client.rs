@@ -16,6 +16,7 @@ use super::endpoints::{Endpoints, Service};
 use super::errors::{classify, is_retryable};
 use super::retry::RetryPolicy;
 use super::{Attribute, Aws, AwsError, CallContext};
+use crate::config::{ConfigError, Lookup, ProcessEnv};
 
 /// Characters left as they are in a path segment (RFC 3986 unreserved).
 const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
@@ -40,6 +41,8 @@ pub enum SetupError {
     BadEndpoint(&'static str),
     #[error("building the HTTP client: {0}")]
     Http(String),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
 }
 
 pub struct AwsClient {
@@ -53,12 +56,12 @@ pub struct AwsClient {
 
 impl AwsClient {
     pub fn from_env() -> Result<Self, SetupError> {
-        Self::from_lookup(|name| std::env::var(name).ok(), RetryPolicy::default())
+        Self::from_lookup(&ProcessEnv, RetryPolicy::default())
     }
 
-    pub fn from_lookup(var: impl Fn(&str) -> Option<String>, retry: RetryPolicy) -> Result<Self, SetupError> {
-        let identity = credentials(&var)?.into();
-        let (region_var, region) = match (var("AWS_REGION"), var("AWS_DEFAULT_REGION")) {
+    pub fn from_lookup(var: &impl Lookup, retry: RetryPolicy) -> Result<Self, SetupError> {
+        let identity = credentials(var)?.into();
+        let (region_var, region) = match (var.get("AWS_REGION")?, var.get("AWS_DEFAULT_REGION")?) {
             (Some(r), _) if !r.trim().is_empty() => ("AWS_REGION", r),
             (_, Some(r)) if !r.trim().is_empty() => ("AWS_DEFAULT_REGION", r),
             _ => return Err(SetupError::MissingRegion),
@@ -67,7 +70,7 @@ impl AwsClient {
         if !attach_iot_policy_ids::is_region(&region) {
             return Err(SetupError::BadRegion(region_var));
         }
-        let endpoints = Endpoints::from_lookup(&var);
+        let endpoints = Endpoints::from_lookup(var)?;
         for (name, url) in endpoints.overrides() {
             if reqwest::Url::parse(url).map_or(true, |u| !matches!(u.scheme(), "http" | "https")) {
                 return Err(SetupError::BadEndpoint(name));
@@ -223,7 +226,7 @@ pub fn sign(
 }
 
 /// The credentials in the environment, as an `Identity` to sign with.
-pub fn identity_from_env(var: &impl Fn(&str) -> Option<String>) -> Result<Identity, SetupError> {
+pub fn identity_from_env(var: &impl Lookup) -> Result<Identity, SetupError> {
     credentials(var).map(Into::into)
 }
 
@@ -257,9 +260,9 @@ struct Operation<'a> {
     body: Vec<u8>,
 }
 
-fn credentials(var: &impl Fn(&str) -> Option<String>) -> Result<Credentials, SetupError> {
-    let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
-    let (key, secret, token) = (get("AWS_ACCESS_KEY_ID"), get("AWS_SECRET_ACCESS_KEY"), get("AWS_SESSION_TOKEN"));
+fn credentials(var: &impl Lookup) -> Result<Credentials, SetupError> {
+    let get = |name: &'static str| var.get(name).map(|v| v.filter(|v| !v.trim().is_empty()));
+    let (key, secret, token) = (get("AWS_ACCESS_KEY_ID")?, get("AWS_SECRET_ACCESS_KEY")?, get("AWS_SESSION_TOKEN")?);
     let missing = |what: &str| {
         SetupError::Credentials(format!(
             "{what}; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials), \
@@ -335,7 +338,7 @@ mod tests {
 
     fn client(vars: &[(&str, &str)]) -> Result<AwsClient, SetupError> {
         let map: HashMap<&str, &str> = vars.iter().copied().collect();
-        AwsClient::from_lookup(|k| map.get(k).map(|v| v.to_string()), RetryPolicy::default())
+        AwsClient::from_lookup(&|k: &str| map.get(k).map(|v| v.to_string()), RetryPolicy::default())
     }
 
     const KEYS: [(&str, &str); 3] = [

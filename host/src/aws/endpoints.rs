@@ -1,5 +1,7 @@
 //! Where each service's requests go, by the AWS SDKs' own conventions.
 
+use crate::config::{ConfigError, Lookup};
+
 /// The two services the function calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
@@ -16,10 +18,11 @@ impl Service {
         }
     }
 
-    fn env_suffix(self) -> &'static str {
+    /// `AWS_ENDPOINT_URL_<SERVICE>`, as the SDKs name it.
+    fn endpoint_variable(self) -> &'static str {
         match self {
-            Service::Iot => "IOT",
-            Service::CognitoIdentityProvider => "COGNITO_IDENTITY_PROVIDER",
+            Service::Iot => "AWS_ENDPOINT_URL_IOT",
+            Service::CognitoIdentityProvider => "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER",
         }
     }
 
@@ -42,21 +45,20 @@ pub struct Endpoints {
 impl Endpoints {
     /// `AWS_ENDPOINT_URL` for every service, `AWS_ENDPOINT_URL_<SERVICE>` for
     /// one (it wins), and `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true` for none.
-    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Self {
-        let ignore = var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    pub fn from_lookup(var: &impl Lookup) -> Result<Self, ConfigError> {
+        let ignore =
+            var.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")?.is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
         if ignore {
-            return Self::default();
+            return Ok(Self::default());
         }
-        let url =
-            |name: String| var(&name).map(|v| v.trim().trim_end_matches('/').to_owned()).filter(|v| !v.is_empty());
-        Self {
-            all: url("AWS_ENDPOINT_URL".into()),
-            iot: url(format!("AWS_ENDPOINT_URL_{}", Service::Iot.env_suffix())),
-            cognito_identity_provider: url(format!(
-                "AWS_ENDPOINT_URL_{}",
-                Service::CognitoIdentityProvider.env_suffix()
-            )),
-        }
+        let url = |name: &'static str| -> Result<Option<String>, ConfigError> {
+            Ok(var.get(name)?.map(|v| v.trim().trim_end_matches('/').to_owned()).filter(|v| !v.is_empty()))
+        };
+        Ok(Self {
+            all: url("AWS_ENDPOINT_URL")?,
+            iot: url(Service::Iot.endpoint_variable())?,
+            cognito_identity_provider: url(Service::CognitoIdentityProvider.endpoint_variable())?,
+        })
     }
 
     /// The base URL for `service` in `region`, without a trailing slash.
@@ -91,7 +93,7 @@ mod tests {
 
     fn endpoints(vars: &[(&str, &str)]) -> Endpoints {
         let map: HashMap<&str, &str> = vars.iter().copied().collect();
-        Endpoints::from_lookup(|k| map.get(k).map(|v| v.to_string()))
+        Endpoints::from_lookup(&|k: &str| map.get(k).map(|v| v.to_string())).unwrap()
     }
 
     #[test]

@@ -10,10 +10,8 @@ pub fn classify(status: u16, error_type_header: Option<&str>, body: &[u8]) -> Aw
         let object = parsed.as_ref()?.as_object()?;
         names.iter().find_map(|n| object.get(*n)?.as_str().map(str::to_owned))
     };
-    let code = error_type_header
-        .map(str::to_owned)
-        .or_else(|| field(&["__type", "code", "Code"]))
-        .map(|c| short_code(&c).to_owned());
+    let code =
+        error_type_header.map(str::to_owned).or_else(|| field(&["__type", "code", "Code"])).map(|c| short_code(&c));
     let message = field(&["message", "Message", "errorMessage"]).unwrap_or_default();
     let text = match (&code, message.is_empty()) {
         (Some(code), false) => format!("{code}: {}", clip(&message)),
@@ -71,9 +69,12 @@ pub fn is_retryable(error: &AwsError) -> bool {
 }
 
 /// `aws.protocols#ThrottlingException:http://…` → `ThrottlingException`.
-fn short_code(code: &str) -> &str {
+/// Anything but letters, digits, `.`, `_` and `-` is dropped: the code is
+/// logged, and a server could put a newline or an escape sequence in it.
+fn short_code(code: &str) -> String {
     let code = code.rsplit_once('#').map_or(code, |(_, c)| c);
-    code.split_once(':').map_or(code, |(c, _)| c).trim()
+    let code = code.split_once(':').map_or(code, |(c, _)| c).trim();
+    code.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')).take(100).collect()
 }
 
 /// Keeps AWS's message to one short line.
@@ -85,6 +86,14 @@ fn clip(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_code_with_control_characters_is_logged_without_them() {
+        let e = classify(400, None, b"{\"__type\":\"Bad\\nX-Injected: 1\\u001b[31mCode\",\"message\":\"m\"}");
+        assert_eq!(e.message(), "BadX-Injected: m");
+        let e = classify(400, Some("Evil\u{1b}]0;title\u{7}Code"), b"");
+        assert!(!e.message().chars().any(char::is_control), "{e:?}");
+    }
 
     #[test]
     fn codes_come_from_the_header_or_the_body() {

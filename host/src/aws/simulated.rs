@@ -56,15 +56,26 @@ fn yes() -> bool {
 }
 
 /// Makes a call fail: every call of `op`, or only its `call`-th (from 1).
+/// Strict, so that a fault with a typo is an error, not a test that injects
+/// nothing and passes.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Fault {
-    pub op: String,
+    pub op: Op,
     #[serde(default)]
-    pub call: Option<u32>,
+    pub call: Option<std::num::NonZeroU32>,
     /// The WIT error case and its message: `{"throttled": "Rate exceeded"}`.
     #[serde(deserialize_with = "wit_error")]
     pub error: AwsError,
+}
+
+/// An import of the WIT's `aws` interface, by its WIT name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Op {
+    AttachPolicy,
+    ListUsers,
+    UpdateAttributes,
 }
 
 fn wit_error<'de, D: serde::Deserializer<'de>>(d: D) -> Result<AwsError, D::Error> {
@@ -79,7 +90,7 @@ fn wit_error<'de, D: serde::Deserializer<'de>>(d: D) -> Result<AwsError, D::Erro
 }
 
 pub struct SimulatedAccount {
-    state: Mutex<(AccountState, BTreeMap<String, u32>)>,
+    state: Mutex<(AccountState, BTreeMap<Op, u32>)>,
 }
 
 impl SimulatedAccount {
@@ -92,19 +103,19 @@ impl SimulatedAccount {
         self.lock().0.clone()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, (AccountState, BTreeMap<String, u32>)> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (AccountState, BTreeMap<Op, u32>)> {
         // A panic elsewhere cannot leave the maps half-written, so poison is moot.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Counts the call and runs `f` on the state, unless a fault says to fail.
-    fn call<R>(&self, op: &str, f: impl FnOnce(&mut AccountState) -> Result<R, AwsError>) -> Result<R, AwsError> {
+    fn call<R>(&self, op: Op, f: impl FnOnce(&mut AccountState) -> Result<R, AwsError>) -> Result<R, AwsError> {
         let mut guard = self.lock();
         let (state, counts) = &mut *guard;
-        let n = counts.entry(op.to_owned()).or_default();
+        let n = counts.entry(op).or_default();
         *n += 1;
         let n = *n;
-        if let Some(fault) = state.faults.iter().find(|f| f.op == op && f.call.is_none_or(|c| c == n)) {
+        if let Some(fault) = state.faults.iter().find(|f| f.op == op && f.call.is_none_or(|c| c.get() == n)) {
             return Err(fault.error.clone());
         }
         f(state)
@@ -121,7 +132,7 @@ fn pool<'a>(state: &'a mut AccountState, id: &str) -> Result<&'a mut UserPool, A
 #[async_trait]
 impl Aws for SimulatedAccount {
     async fn attach_policy(&self, _: &CallContext, policy_name: &str, target: &str) -> Result<(), AwsError> {
-        self.call("attach-policy", |state| {
+        self.call(Op::AttachPolicy, |state| {
             if !state.policies.iter().any(|p| p == policy_name) {
                 return Err(AwsError::NotFound("ResourceNotFoundException: Policy not found".into()));
             }
@@ -131,7 +142,7 @@ impl Aws for SimulatedAccount {
     }
 
     async fn list_users(&self, _: &CallContext, user_pool_id: &str, filter: &str) -> Result<Vec<String>, AwsError> {
-        self.call("list-users", |state| {
+        self.call(Op::ListUsers, |state| {
             let pool = pool(state, user_pool_id)?;
             let (name, value) = parse_filter(filter).ok_or_else(|| {
                 AwsError::InvalidRequest("InvalidParameterException: Error while parsing filter.".into())
@@ -156,7 +167,7 @@ impl Aws for SimulatedAccount {
         username: &str,
         attributes: &[Attribute],
     ) -> Result<(), AwsError> {
-        self.call("update-attributes", |state| {
+        self.call(Op::UpdateAttributes, |state| {
             let pool = pool(state, user_pool_id)?;
             if let Some(a) = attributes.iter().find(|a| !pool.custom_attributes.contains(&a.name)) {
                 return Err(AwsError::InvalidRequest(format!(
@@ -182,4 +193,25 @@ fn parse_filter(filter: &str) -> Option<(&str, &str)> {
     let (name, value) = filter.split_once(" = ")?;
     let value = value.strip_prefix('"')?.strip_suffix('"')?;
     (!value.contains('"')).then_some((name.trim(), value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fault_with_a_typo_is_an_error_not_a_fault_that_never_fires() {
+        let fault = |text: &str| serde_json::from_str::<Fault>(text);
+        assert!(fault(r#"{"op": "attach-policy", "call": 2, "error": {"throttled": "Rate exceeded"}}"#).is_ok());
+        for bad in [
+            r#"{"op": "attach_policy", "error": {"throttled": "x"}}"#,
+            r#"{"op": "AttachPolicy", "error": {"throttled": "x"}}"#,
+            r#"{"op": "attach-policy", "call": 0, "error": {"throttled": "x"}}"#,
+            r#"{"op": "attach-policy", "error": {"throttling": "x"}}"#,
+            r#"{"op": "attach-policy", "error": {"throttled": "x", "other": "y"}}"#,
+            r#"{"op": "attach-policy", "calls": 1, "error": {"throttled": "x"}}"#,
+        ] {
+            assert!(fault(bad).is_err(), "{bad}");
+        }
+    }
 }
