@@ -20,6 +20,7 @@ fn invocation() -> Invocation {
         request_id: "test".into(),
         cognito_identity: None,
         deadline: runner::deadline_in(Duration::from_secs(10)),
+        trace_id: None,
     }
 }
 
@@ -212,14 +213,16 @@ fn a_panic_in_the_backend_is_a_500_and_the_next_invocation_runs() {
         request_id: RequestId::parse(Some("r")).unwrap(),
         deadline_ms: None,
         cognito_identity: None,
+        trace_id: None,
         payload: EXAMPLE_EVENT.as_bytes().to_vec(),
     };
     let panicking = Function::new(r.clone(), config.clone(), Arc::new(backends::Panicking));
-    let completion = block_on(lambda::handle(next(), true, &panicking));
+    let (completion, outcome) = block_on(lambda::handle(next(), true, &panicking));
+    assert!(outcome.is_none(), "a panic measured nothing");
     assert_eq!(completion.response.status_code, 500, "{:?}", completion.response);
     assert_eq!(completion.request_id.as_str(), "r");
 
     let working = Function::new(r, config, example_account());
-    let completion = block_on(lambda::handle(next(), false, &working));
+    let (completion, _) = block_on(lambda::handle(next(), false, &working));
     assert_eq!(completion.response.status_code, 200, "{:?}", completion.response);
 }

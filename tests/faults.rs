@@ -151,8 +151,12 @@ impl Harness {
     }
 
     async fn invoke(&self, client: Arc<AwsClient>, deadline: Duration) -> (u16, Value) {
-        let invocation =
-            Invocation { request_id: "fault".into(), cognito_identity: None, deadline: runner::deadline_in(deadline) };
+        let invocation = Invocation {
+            request_id: "fault".into(),
+            cognito_identity: None,
+            deadline: runner::deadline_in(deadline),
+            trace_id: None,
+        };
         let function = Function::new(self.runner.clone(), Arc::new(example_config()), client);
         let outcome = function.invoke(EXAMPLE_EVENT.as_bytes(), &invocation).await;
         assert!(!outcome.response.body.contains(SECRET));
@@ -255,4 +259,21 @@ async fn a_pooled_connection_that_died_does_not_fail_the_invocation() {
     let (status, body) = h.invoke(h.client(&server), Duration::from_secs(5)).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(server.seen(), ["AttachPolicy", "AdminUpdateUserAttributes", "AdminUpdateUserAttributes"]);
+}
+
+#[tokio::test]
+async fn a_long_outage_spends_the_retry_quota_and_then_nothing_is_retried() {
+    use attach_iot_policy::aws::retry::RetryQuota;
+    let h = Harness::new();
+    let server = FaultServer::start(vec![], Some(UNAVAILABLE)).await;
+    let client = h.client(&server);
+    // Each failed invocation takes two retries from the one quota the client
+    // keeps across invocations, until it is spent.
+    let paid_for = (RetryQuota::CAPACITY / RetryQuota::RETRY_COST / 2) as usize;
+    for _ in 0..paid_for + 5 {
+        let (status, _) = h.invoke(client.clone(), Duration::from_secs(5)).await;
+        assert_eq!(status, 502);
+    }
+    let attempts = count(&server.seen(), "AttachPolicy");
+    assert_eq!(attempts, paid_for * 3 + 5, "three attempts while the quota lasted, then one");
 }

@@ -120,6 +120,7 @@ async fn run_parsed_case(runner: &Arc<Runner>, defaults: &Defaults, case: Case) 
         request_id: context.request_id.or(defaults.context.request_id.clone()).unwrap_or_default(),
         cognito_identity: context.cognito_identity,
         deadline: runner::deadline_in(Duration::from_secs(10)),
+        trace_id: None,
     };
 
     let outcome = function.invoke(event.as_bytes(), &invocation).await;

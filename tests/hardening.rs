@@ -30,6 +30,7 @@ fn invoke(event: &[u8], cognito_identity: Option<&str>) -> Outcome {
         request_id: "hardening".into(),
         cognito_identity: cognito_identity.map(str::to_owned),
         deadline: runner::deadline_in(Duration::from_secs(30)),
+        trace_id: None,
     };
     block_on(function.invoke(event, &invocation))
 }

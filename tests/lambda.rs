@@ -73,6 +73,17 @@ fn the_package_serves_several_invocations_in_one_process() {
     assert_eq!(statuses, [200, 400, 200, 200], "{results:?}\n{logs}");
     assert_eq!(logs.matches("cold_start=true").count(), 1, "one process served them all:\n{logs}");
     assert_eq!(logs.matches("cold_start=false").count(), 3, "{logs}");
+    // One CloudWatch Embedded Metric Format line per invocation.
+    let metrics: Vec<Value> = logs
+        .lines()
+        .filter(|l| l.contains("\"CloudWatchMetrics\""))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(metrics.len(), 4, "{logs}");
+    let classes: Vec<&str> = metrics.iter().map(|m| m["StatusClass"].as_str().unwrap()).collect();
+    assert_eq!(classes, ["2xx", "4xx", "2xx", "2xx"]);
+    // Attach, update by sub (moto takes no sub as a username), list users, update.
+    assert_eq!(metrics[0]["AwsCalls"], 4, "{}", metrics[0]);
     assert!(logs.contains("not a plausible epoch time"), "fun's constant deadline is noticed:\n{logs}");
     let (policies, attributes) = moto.state(&moto.s("/identityIds/1"), "ana@example.com");
     assert_eq!(policies, [moto.s("/policyName")]);

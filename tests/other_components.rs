@@ -41,6 +41,7 @@ fn invocation() -> Invocation {
         request_id: "wat".into(),
         cognito_identity: None,
         deadline: runner::deadline_in(Duration::from_secs(10)),
+        trace_id: None,
     }
 }
 

@@ -244,6 +244,7 @@ fn main() {
         request_id: "bench".into(),
         cognito_identity: None,
         deadline: runner::deadline_in(Duration::from_secs(600)),
+        trace_id: None,
     };
     let guest_config = attach_iot_policy_guest::Config {
         policy_names: config.policy_names.clone(),

@@ -13,6 +13,7 @@ impl State {
     fn waited<T>(&mut self, op: &'static str, started: Instant, result: &Result<T, AwsError>) {
         let elapsed = started.elapsed();
         self.waiting += elapsed;
+        self.aws_calls += 1;
         let outcome = result.as_ref().map_or_else(AwsError::kind, |_| "ok");
         event!(Level::DEBUG, op, outcome, elapsed_us = elapsed.as_micros() as u64, "import call");
     }

@@ -11,8 +11,9 @@ use serde_json::json;
 use tracing::{Instrument, Level, event};
 
 use crate::function::Function;
+use crate::metrics::Metrics;
 use crate::response::{self, Response};
-use crate::runner::Invocation;
+use crate::runner::{Invocation, Outcome};
 
 const API_VERSION: &str = "2018-06-01";
 /// The budget for an invocation whose deadline cannot be right: one already
@@ -61,6 +62,8 @@ pub struct Next {
     pub request_id: RequestId,
     pub deadline_ms: Option<u64>,
     pub cognito_identity: Option<String>,
+    /// `Lambda-Runtime-Trace-Id`, when it is a header value that can be sent on.
+    pub trace_id: Option<String>,
     pub payload: Vec<u8>,
 }
 
@@ -71,9 +74,16 @@ impl Next {
             request_id: RequestId::parse(header("Lambda-Runtime-Aws-Request-Id"))?,
             deadline_ms: header("Lambda-Runtime-Deadline-Ms").and_then(|v| v.parse().ok()),
             cognito_identity: header("Lambda-Runtime-Cognito-Identity").filter(|v| !v.is_empty()).map(str::to_owned),
+            trace_id: header("Lambda-Runtime-Trace-Id").filter(|v| is_trace_header(v)).map(str::to_owned),
             payload,
         })
     }
+}
+
+/// An X-Ray trace header (`Root=1-…;Parent=…;Sampled=1`): visible ASCII
+/// only, of a sane length, so it can go out on another request unchanged.
+fn is_trace_header(v: &str) -> bool {
+    (1..=512).contains(&v.len()) && v.bytes().all(|c| c.is_ascii_graphic())
 }
 
 /// `POST /runtime/invocation/{id}/response`: how an invocation ended.
@@ -141,21 +151,26 @@ pub fn deadline_from(deadline_ms: Option<u64>, now: SystemTime) -> (Instant, boo
 }
 
 /// Serves invocations until the Runtime API goes away or breaks its contract.
-pub async fn serve(api: RuntimeApi, function: Function) -> Result<(), RuntimeError> {
+pub async fn serve(api: RuntimeApi, function: Function, metrics: Option<Metrics>) -> Result<(), RuntimeError> {
     let mut cold_start = true;
     loop {
         let next = api.next().await?;
-        let span = tracing::info_span!("invoke", request_id = %next.request_id.as_str());
-        let completion = handle(next, cold_start, &function).instrument(span.clone()).await;
+        let span = tracing::info_span!("invoke", request_id = %next.request_id.as_str(), trace_id = next.trace_id);
+        let (completion, outcome) = handle(next, cold_start, &function).instrument(span.clone()).await;
         cold_start = false;
+        if let (Some(metrics), Some(outcome)) = (&metrics, &outcome) {
+            // A line of its own among the logs, which Lambda sends to CloudWatch Logs.
+            eprintln!("{}", metrics.line(outcome, SystemTime::now()));
+        }
         if let Err(e) = api.complete(completion).await {
             span.in_scope(|| event!(Level::ERROR, "could not deliver the response: {e}"));
         }
     }
 }
 
-/// Runs one invocation to its completion. A panic in it is a 500.
-pub async fn handle(next: Next, cold_start: bool, function: &Function) -> Completion {
+/// Runs one invocation to its completion, with what it measured. A panic in
+/// it is a 500, and measured nothing.
+pub async fn handle(next: Next, cold_start: bool, function: &Function) -> (Completion, Option<Outcome>) {
     let (deadline, trusted) = deadline_from(next.deadline_ms, SystemTime::now());
     event!(Level::INFO, cold_start, bytes = next.payload.len(), "invocation");
     if !trusted {
@@ -167,21 +182,26 @@ pub async fn handle(next: Next, cold_start: bool, function: &Function) -> Comple
         );
     }
     let request_id = next.request_id;
-    let invocation =
-        Invocation { request_id: request_id.as_str().to_owned(), cognito_identity: next.cognito_identity, deadline };
+    let invocation = Invocation {
+        request_id: request_id.as_str().to_owned(),
+        cognito_identity: next.cognito_identity,
+        deadline,
+        trace_id: next.trace_id,
+    };
     let task_function = function.clone();
     let payload = next.payload;
     // A panic stays inside its task: this invocation gets a 500, the next one runs.
-    let task = tokio::spawn(async move { task_function.invoke(&payload, &invocation).await.response });
-    let response = match task.await {
-        Ok(response) => response,
+    let task = tokio::spawn(async move { task_function.invoke(&payload, &invocation).await });
+    let (response, outcome) = match task.await {
+        Ok(outcome) => (outcome.response.clone(), Some(outcome)),
         Err(e) => {
             event!(Level::ERROR, "the invocation panicked: {e}");
-            response::host_error(500, "internal-error", "the invocation failed", &function.config.cors_allow_origin)
+            let cors = &function.config.cors_allow_origin;
+            (response::host_error(500, "internal-error", "the invocation failed", cors), None)
         }
     };
     event!(Level::INFO, status = response.status_code, "response");
-    Completion { request_id, response }
+    (Completion { request_id, response }, outcome)
 }
 
 #[cfg(test)]

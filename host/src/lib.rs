@@ -21,6 +21,7 @@ pub mod imports;
 pub mod lambda;
 pub mod limits;
 pub mod logging;
+pub mod metrics;
 pub mod response;
 pub mod runner;
 

@@ -15,6 +15,7 @@ use attach_iot_policy::config::{ConfigError, ProcessEnv};
 use attach_iot_policy::function::Function;
 use attach_iot_policy::lambda::{self, RuntimeApi};
 use attach_iot_policy::limits::Limits;
+use attach_iot_policy::metrics::Metrics;
 use attach_iot_policy::runner::{self, Invocation, Runner};
 use clap::{CommandFactory, Parser, Subcommand};
 
@@ -128,15 +129,19 @@ fn serve_lambda(api: &str, logging: std::result::Result<(), ConfigError>) -> Res
     runtime()?.block_on(async {
         let api = RuntimeApi::new(api).context("building the Runtime API client")?;
         let init = logging.map_err(|e| ("Runtime.InvalidConfiguration", e.into())).and_then(|()| init_function());
-        let function = match init {
-            Ok(function) => function,
+        let init = init.and_then(|function| {
+            let metrics = Metrics::from_lookup(&ProcessEnv).map_err(|e| ("Runtime.InvalidConfiguration", e.into()))?;
+            Ok((function, metrics))
+        });
+        let (function, metrics) = match init {
+            Ok(init) => init,
             Err((error_type, e)) => {
                 let message = format!("{e:#}");
                 api.init_error(error_type, &message).await;
                 anyhow::bail!("init failed: {message}");
             }
         };
-        Ok(lambda::serve(api, function).await?)
+        Ok(lambda::serve(api, function, metrics).await?)
     })
 }
 
@@ -195,6 +200,7 @@ fn run(command: Command) -> Result<()> {
                 request_id,
                 cognito_identity,
                 deadline: runner::deadline_in(Duration::from_millis(timeout_ms)),
+                trace_id: None,
             };
             let outcome = runtime()?.block_on(function.invoke(&event, &invocation));
             for call in recording.iter().flat_map(|r| r.take()) {

@@ -22,6 +22,8 @@ pub struct Invocation {
     /// The raw `Lambda-Runtime-Cognito-Identity` JSON, for a direct invocation.
     pub cognito_identity: Option<String>,
     pub deadline: Instant,
+    /// Lambda's `Lambda-Runtime-Trace-Id` for this invocation, if it sent one.
+    pub trace_id: Option<String>,
 }
 
 /// What an invocation produced.
@@ -31,6 +33,9 @@ pub struct Outcome {
     pub phases: Phases,
     /// The most linear memory the component held, in bytes.
     pub peak_memory: usize,
+    /// How many AWS calls the component made, and how long it waited on them.
+    pub aws_calls: u32,
+    pub aws_wait: Duration,
 }
 
 /// Where an invocation's time went; logged at DEBUG, and read by `make bench`.
@@ -131,7 +136,7 @@ impl Runner {
 
     /// Runs one invocation in a fresh store. Every failure is a response.
     pub async fn invoke(&self, event: &[u8], invocation: &Invocation, config: &Config, aws: Arc<dyn Aws>) -> Outcome {
-        let span = tracing::info_span!("invoke", request_id = %invocation.request_id);
+        let span = tracing::info_span!("invoke", request_id = %invocation.request_id, trace_id = invocation.trace_id);
         self.invoke_in_span(event, invocation, config, aws).instrument(span).await
     }
 
@@ -160,9 +165,10 @@ impl Runner {
                 peak: 0,
             },
             aws,
-            call: CallContext { deadline: invocation.deadline },
+            call: CallContext { deadline: invocation.deadline, trace_id: invocation.trace_id.clone() },
             started,
             waiting: Duration::ZERO,
+            aws_calls: 0,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
@@ -172,7 +178,8 @@ impl Runner {
         let mut phases = Phases { setup: started.elapsed(), ..Phases::default() };
 
         let result = self.run(&mut store, event, invocation, config, &mut phases).await;
-        let peak_memory = store.data().limiter.peak;
+        let (peak_memory, aws_calls, aws_wait) =
+            (store.data().limiter.peak, store.data().aws_calls, store.data().waiting);
         let dropped = Instant::now();
         drop(store);
         phases.teardown = dropped.elapsed();
@@ -189,7 +196,7 @@ impl Runner {
             event!(Level::ERROR, error = %format!("{trap:#}"), "the component failed; answering 500");
             response::host_error(500, "internal-error", "the invocation failed", &config.cors_allow_origin)
         });
-        Outcome { response, phases, peak_memory }
+        Outcome { response, phases, peak_memory, aws_calls, aws_wait }
     }
 
     async fn run(
@@ -218,7 +225,7 @@ impl Runner {
 fn host_refusal(status: u16, code: &str, message: &str, config: &Config) -> Outcome {
     event!(Level::WARN, status, code, "refused before the component ran: {message}");
     let response = response::host_error(status, code, message, &config.cors_allow_origin);
-    Outcome { response, phases: Phases::default(), peak_memory: 0 }
+    Outcome { response, phases: Phases::default(), peak_memory: 0, aws_calls: 0, aws_wait: Duration::ZERO }
 }
 
 /// A store's data: everything one invocation may touch.
@@ -230,6 +237,7 @@ pub struct State {
     started: Instant,
     /// Time spent in AWS calls, which the CPU budget does not count.
     pub(crate) waiting: Duration,
+    pub(crate) aws_calls: u32,
 }
 
 impl WasiView for State {

@@ -14,7 +14,7 @@ use tracing::{Level, event};
 
 use super::endpoints::{Endpoints, Service};
 use super::errors::{classify, is_retryable};
-use super::retry::RetryPolicy;
+use super::retry::{RetryPolicy, RetryQuota};
 use super::{Attribute, Aws, AwsError, CallContext};
 use crate::config::{ConfigError, Lookup, ProcessEnv};
 
@@ -52,11 +52,13 @@ pub struct AwsClient {
     region: String,
     endpoints: Endpoints,
     retry: RetryPolicy,
+    /// Shared by every call this client makes, across invocations.
+    quota: RetryQuota,
 }
 
 impl AwsClient {
     pub fn from_env() -> Result<Self, SetupError> {
-        Self::from_lookup(&ProcessEnv, RetryPolicy::default())
+        Self::from_lookup(&ProcessEnv, RetryPolicy::from_lookup(&ProcessEnv)?)
     }
 
     pub fn from_lookup(var: &impl Lookup, retry: RetryPolicy) -> Result<Self, SetupError> {
@@ -82,24 +84,40 @@ impl AwsClient {
             .user_agent(concat!("attach-iot-policy/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| SetupError::Http(e.to_string()))?;
-        Ok(Self { http, identity, region, endpoints, retry })
+        Ok(Self { http, identity, region, endpoints, retry, quota: RetryQuota::new() })
     }
 
     /// Sends one operation, retrying what may succeed on a second try.
     async fn send(&self, cx: &CallContext, op: Operation<'_>) -> Result<Vec<u8>, AwsError> {
         let started = Instant::now();
         let mut attempt = 1;
+        let mut retried = None;
         loop {
             let result = self.attempt(cx, &op).await;
             let (status, outcome) = match &result {
                 Ok((status, _)) => (Some(*status), None),
                 Err((status, e)) => (*status, Some(e)),
             };
+            let no_answer = status.is_none();
             let status = status.map_or_else(|| "none".to_owned(), |s| s.to_string());
             let retry_in = match outcome {
                 Some(e) if is_retryable(e) => self.retry.backoff(attempt, Instant::now(), cx.deadline),
                 _ => None,
             };
+            // The quota pays for each retry; an empty one ends them.
+            let retry_in = retry_in.and_then(|wait| match self.quota.take(no_answer) {
+                Some(taken) => {
+                    retried = Some(taken);
+                    Some(wait)
+                }
+                None => {
+                    event!(Level::WARN, operation = op.name, "not retrying: the retry quota is spent");
+                    None
+                }
+            });
+            if outcome.is_none() {
+                self.quota.succeeded(retried);
+            }
             if let Some(wait) = retry_in {
                 event!(
                     Level::DEBUG,
@@ -148,7 +166,7 @@ impl AwsClient {
         if now >= cx.deadline {
             return Err((None, AwsError::Unavailable("the invocation's deadline passed before the call".into())));
         }
-        let request = self.signed_request(op).map_err(|e| (None, e))?;
+        let request = self.signed_request(cx, op).map_err(|e| (None, e))?;
         let mut request = reqwest::Request::try_from(request)
             .map_err(|_| (None, AwsError::Other("the request could not be built".into())))?;
         *request.timeout_mut() = Some(self.retry.attempt_timeout(now, cx.deadline));
@@ -164,12 +182,16 @@ impl AwsClient {
         }
     }
 
-    fn signed_request(&self, op: &Operation<'_>) -> Result<http::Request<Vec<u8>>, AwsError> {
+    fn signed_request(&self, cx: &CallContext, op: &Operation<'_>) -> Result<http::Request<Vec<u8>>, AwsError> {
         let base = self.endpoints.resolve(op.service, op.region);
         let url = format!("{base}{}", op.path);
         let mut builder = http::Request::builder().method(op.method).uri(&url);
         for (name, value) in &op.headers {
             builder = builder.header(*name, value.as_str());
+        }
+        // As the SDKs do; SigV4 leaves this header out of the signature.
+        if let Some(trace_id) = &cx.trace_id {
+            builder = builder.header("x-amzn-trace-id", trace_id.as_str());
         }
         let mut request =
             builder.body(op.body.clone()).map_err(|_| AwsError::InvalidRequest("the request URL is invalid".into()))?;
@@ -374,6 +396,16 @@ mod tests {
         assert!(client(&KEYS).is_ok());
     }
 
+    fn untraced() -> CallContext {
+        CallContext { deadline: Instant::now() + Duration::from_secs(10), trace_id: None }
+    }
+
+    #[test]
+    fn limit_exceeded_is_never_retried() {
+        let e = classify(410, None, br#"{"__type":"LimitExceededException","message":"too many policies"}"#);
+        assert!(!is_retryable(&e), "{e:?}");
+    }
+
     #[test]
     fn attach_policy_is_signed_for_iot_with_the_name_encoded() {
         let c = client(&KEYS).unwrap();
@@ -386,8 +418,9 @@ mod tests {
             headers: vec![("content-type", "application/json".into())],
             body: b"{}".to_vec(),
         };
-        let r = c.signed_request(&op).unwrap();
+        let r = c.signed_request(&untraced(), &op).unwrap();
         assert_eq!(r.uri().to_string(), "https://iot.us-east-1.amazonaws.com/target-policies/my%2Bpolicy%3D1");
+        assert!(r.headers().get("x-amzn-trace-id").is_none());
         let auth = r.headers()["authorization"].to_str().unwrap();
         assert!(auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"), "{auth}");
         assert!(auth.contains("/us-east-1/iot/aws4_request"), "{auth}");
@@ -398,7 +431,12 @@ mod tests {
     fn cognito_calls_go_to_the_user_pools_region() {
         let c = client(&KEYS).unwrap();
         let op = c.cognito("eu-west-1_AbC", "ListUsers", json!({})).unwrap();
-        let r = c.signed_request(&op).unwrap();
+        let trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1";
+        let cx = CallContext { trace_id: Some(trace.into()), ..untraced() };
+        let r = c.signed_request(&cx, &op).unwrap();
+        assert_eq!(r.headers()["x-amzn-trace-id"], trace);
+        let signed = r.headers()["authorization"].to_str().unwrap();
+        assert!(!signed.contains("x-amzn-trace-id"), "left out of the signature, as the SDKs do: {signed}");
         assert_eq!(r.uri().to_string(), "https://cognito-idp.eu-west-1.amazonaws.com/");
         assert_eq!(r.headers()["x-amz-target"], "AWSCognitoIdentityProviderService.ListUsers");
         assert!(r.headers()["authorization"].to_str().unwrap().contains("/eu-west-1/cognito-idp/aws4_request"));

@@ -25,6 +25,8 @@ pub use crate::bindings::{Attribute, AwsError};
 pub struct CallContext {
     /// No call, and no retry, may run past this.
     pub deadline: Instant,
+    /// The invocation's X-Ray trace header, sent as `X-Amzn-Trace-Id` on its calls.
+    pub trace_id: Option<String>,
 }
 
 #[async_trait]

@@ -1,0 +1,122 @@
+//! The Lambda loop against a Runtime API of our own on loopback, for what a
+//! real one cannot be told to do on cue: a trace header on one invocation
+//! and none on the next. A capturing AWS endpoint sees what goes out.
+
+mod support;
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use attach_iot_policy::aws::client::AwsClient;
+use attach_iot_policy::aws::retry::RetryPolicy;
+use attach_iot_policy::function::Function;
+use attach_iot_policy::lambda::{self, RuntimeApi};
+use attach_iot_policy::limits::Limits;
+use attach_iot_policy::runner::Runner;
+use support::backends::{EXAMPLE_EVENT, example_config};
+use support::loopback::{http, read_request};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+
+const TRACE: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+
+/// What both servers saw: the responses posted, and each AWS request's
+/// trace header with the number of responses posted before it arrived.
+#[derive(Default)]
+struct Seen {
+    responses: Vec<String>,
+    aws: Vec<(usize, Option<String>)>,
+}
+
+/// A Runtime API that hands out `events` (extra header lines, payload), then
+/// holds the next `GET /next` open.
+async fn runtime_api(events: Vec<(String, Vec<u8>)>, seen: Arc<Mutex<Seen>>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let events = Arc::new(Mutex::new(VecDeque::from(events)));
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let (events, seen) = (events.clone(), seen.clone());
+            tokio::spawn(async move {
+                while let Some((head, body)) = read_request(&mut socket).await {
+                    if head.starts_with("GET /2018-06-01/runtime/invocation/next") {
+                        let Some((headers, payload)) = events.lock().unwrap().pop_front() else {
+                            return std::future::pending().await;
+                        };
+                        let _ = socket.write_all(&http(200, &headers, &payload)).await;
+                    } else {
+                        seen.lock().unwrap().responses.push(String::from_utf8_lossy(&body).into_owned());
+                        let _ = socket.write_all(&http(202, "", b"")).await;
+                    }
+                }
+            });
+        }
+    });
+    address
+}
+
+/// An AWS that says yes to everything and notes each request's trace header.
+async fn capturing_aws(seen: Arc<Mutex<Seen>>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                while let Some((head, _)) = read_request(&mut socket).await {
+                    let trace = head.lines().find_map(|l| {
+                        l.to_ascii_lowercase().starts_with("x-amzn-trace-id:").then(|| l[16..].trim().to_owned())
+                    });
+                    {
+                        let mut seen = seen.lock().unwrap();
+                        let invocation = seen.responses.len();
+                        seen.aws.push((invocation, trace));
+                    }
+                    let _ = socket.write_all(&http(200, "content-type: application/json\r\n", b"{}")).await;
+                }
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trace_header_goes_out_on_its_own_invocations_calls_only() {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let aws = capturing_aws(seen.clone()).await;
+    let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() + 60_000;
+    let head = |id: &str| format!("Lambda-Runtime-Aws-Request-Id: {id}\r\nLambda-Runtime-Deadline-Ms: {deadline}\r\n");
+    let events = vec![
+        (format!("{}Lambda-Runtime-Trace-Id: {TRACE}\r\n", head("one")), EXAMPLE_EVENT.as_bytes().to_vec()),
+        (head("two"), EXAMPLE_EVENT.as_bytes().to_vec()),
+    ];
+    let api = runtime_api(events, seen.clone()).await;
+
+    let vars = move |k: &str| match k {
+        "AWS_ACCESS_KEY_ID" => Some("AKIDTRACETEST".to_owned()),
+        "AWS_SECRET_ACCESS_KEY" => Some("TraceTestSecretTraceTestSecretTraceTest0".to_owned()),
+        "AWS_REGION" => Some("us-west-2".to_owned()),
+        "AWS_ENDPOINT_URL" => Some(aws.clone()),
+        _ => None,
+    };
+    let client = AwsClient::from_lookup(&vars, RetryPolicy::default()).unwrap();
+    let runner = Runner::new(attach_iot_policy::GUEST_WASM, Limits::default()).unwrap();
+    let function = Function::new(Arc::new(runner), Arc::new(example_config()), Arc::new(client));
+    let serving = tokio::spawn(lambda::serve(RuntimeApi::new(&api).unwrap(), function, None));
+
+    let started = std::time::Instant::now();
+    while seen.lock().unwrap().responses.len() < 2 {
+        assert!(started.elapsed() < Duration::from_secs(30), "the two invocations did not complete");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    serving.abort();
+
+    let seen = seen.lock().unwrap();
+    assert!(seen.responses.iter().all(|r| r.contains("\"statusCode\":200")), "{:?}", seen.responses);
+    let first: Vec<_> = seen.aws.iter().filter(|(i, _)| *i == 0).map(|(_, t)| t.clone()).collect();
+    let second: Vec<_> = seen.aws.iter().filter(|(i, _)| *i == 1).map(|(_, t)| t.clone()).collect();
+    assert!(!first.is_empty() && !second.is_empty(), "{:?}", seen.aws);
+    assert!(first.iter().all(|t| t.as_deref() == Some(TRACE)), "the first invocation's calls: {first:?}");
+    assert!(second.iter().all(Option::is_none), "the second invocation sent none: {second:?}");
+}
