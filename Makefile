@@ -98,9 +98,10 @@ build-AttachIotPolicyFunction:
 	cp dist/$(ARCH)/bootstrap $(ARTIFACTS_DIR)/bootstrap
 
 # Benchmarks, not timed tests: medians over repeated runs, in
-# target/bench/report.md and docs/performance.md.
+# target/bench/report.md and docs/performance.md. cargo bench rebuilds the
+# release CLI, so it gets the same precompiled guest as `make build`.
 bench: build package
-	cargo bench -p attach-iot-policy --bench lambda
+	ATTACH_IOT_POLICY_CWASM=$(CURDIR)/target/precompiled/native.cwasm cargo bench -p attach-iot-policy --bench lambda
 
 # zip_bootstrap(rust-arch, lambda-arch): bootstrap at the zip's root, with a fixed time stamp.
 define zip_bootstrap
