@@ -304,6 +304,18 @@ fn main() {
     let cli = root().join("target/release/attach-iot-policy");
     let wasm = root().join("target/wasm32-wasip2/guest/attach_iot_policy_guest.wasm");
     assert!(cli.exists() && wasm.exists(), "run `make build` first");
+    // The CLI `cargo bench` built must be the one with the precompiled guest.
+    let check = Command::new(&cli)
+        .args(["invoke", "--simulate", "--event"])
+        .arg(root().join("examples/event-rest.json"))
+        .env("IOT_POLICY_NAME", POLICY)
+        .env("AWS_LAMBDA_LOG_LEVEL", "DEBUG")
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&check.stderr).contains("loaded the built-in guest, precompiled"),
+        "the release CLI has no precompiled guest: run `make bench`, which builds it with one"
+    );
     let invoke_once = |component: Option<&Path>| {
         let mut command = Command::new(&cli);
         command

@@ -103,10 +103,14 @@ impl Runner {
                 event!(Level::WARN, "the precompiled guest does not load here ({e:#}); compiling it");
                 return Self::new(crate::GUEST_WASM, limits);
             }
+            event!(Level::DEBUG, "loaded the built-in guest, precompiled");
             loaded
         }
         #[cfg(not(precompiled))]
-        Self::new(crate::GUEST_WASM, limits)
+        {
+            event!(Level::DEBUG, "compiling the built-in guest");
+            Self::new(crate::GUEST_WASM, limits)
+        }
     }
 
     fn link(engine: Engine, component: Component, limits: Limits) -> wasmtime::Result<Self> {
