@@ -25,6 +25,8 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 const COLD_RUNS: usize = 30;
 const WARM_INVOCATIONS: usize = 300;
+/// The warm runs alternate between two bootstraps in this many rounds.
+const WARM_ROUNDS: usize = 6;
 /// The Wasm tax runs in rounds that alternate the two sides, each side
 /// looping on its own within a round so neither evicts the other's caches.
 const TAX_ROUNDS: usize = 20;
@@ -110,8 +112,14 @@ async fn runtime_api(
 }
 
 fn spawn_bootstrap(bootstrap: &Path, api: &str, aws: &str) -> Child {
+    spawn_bootstrap_with(bootstrap, api, aws, "on")
+}
+
+/// `metrics`: `ATTACH_IOT_POLICY_METRICS`, on or off.
+fn spawn_bootstrap_with(bootstrap: &Path, api: &str, aws: &str, metrics: &str) -> Child {
     Command::new(bootstrap)
         .env_clear()
+        .env("ATTACH_IOT_POLICY_METRICS", metrics)
         .env("AWS_LAMBDA_RUNTIME_API", api)
         .env("AWS_LAMBDA_LOG_LEVEL", "ERROR")
         .env("AWS_REGION", "us-west-2")
@@ -181,7 +189,7 @@ fn main() {
     writeln!(report, "Machine: {cpu}, {cores} cores (shared; figures are medians).\n").unwrap();
     writeln!(report, "| figure | median | min | max | target |\n|---|---|---|---|---|").unwrap();
 
-    let (cold, warm, rss, cpu) = rt.block_on(async {
+    let (cold, warm, rss, cpu, without_metrics) = rt.block_on(async {
         let aws = instant_aws().await;
         // Cold init: spawn until the first GET /next.
         let mut cold = Vec::new();
@@ -195,34 +203,53 @@ fn main() {
             let _ = child.kill();
             let _ = child.wait();
         }
-        // Warm: event handed over until its response arrives.
-        let events =
-            Arc::new(Mutex::new((0..WARM_INVOCATIONS).map(|_| EVENT.as_bytes().to_vec()).collect::<VecDeque<_>>()));
-        let release = Arc::new(tokio::sync::Notify::new());
-        let (api, mut seen) = runtime_api(events, release.clone()).await;
-        let mut child = spawn_bootstrap(&bootstrap, &api, &aws);
-        let mut warm = Vec::new();
-        let Some(Seen::Next(_)) = seen.recv().await else { panic!() };
-        let mut cpu_before = None;
-        for i in 0..WARM_INVOCATIONS {
-            if i == 1 {
-                cpu_before = cpu_time(child.id());
-            }
-            let handed = Instant::now();
-            release.notify_one();
-            let Some(Seen::Response(at)) = seen.recv().await else { panic!("no response") };
-            if i > 0 {
-                warm.push(at - handed);
-            }
+        // Warm: event handed over until its response arrives. Two bootstraps,
+        // with the EMF metrics line and without, in alternating rounds.
+        let mut sides = Vec::new();
+        for metrics in ["on", "off"] {
+            let events = Arc::new(Mutex::new(
+                (0..WARM_INVOCATIONS + 1).map(|_| EVENT.as_bytes().to_vec()).collect::<VecDeque<_>>(),
+            ));
+            let release = Arc::new(tokio::sync::Notify::new());
+            let (api, mut seen) = runtime_api(events, release.clone()).await;
+            let child = spawn_bootstrap_with(&bootstrap, &api, &aws, metrics);
             let Some(Seen::Next(_)) = seen.recv().await else { panic!() };
+            // The first invocation is not warm.
+            release.notify_one();
+            let Some(Seen::Response(_)) = seen.recv().await else { panic!("no response") };
+            let Some(Seen::Next(_)) = seen.recv().await else { panic!() };
+            let cpu_before = cpu_time(child.id());
+            sides.push((child, release, seen, Vec::new(), cpu_before));
         }
-        let rss = peak_rss_kib(child.id());
-        // The bootstrap's own CPU per warm invocation: the part of the wall
-        // time above that is not the loopback servers or the scheduler.
-        let cpu = cpu_before.zip(cpu_time(child.id())).map(|(a, b)| (b - a) / (WARM_INVOCATIONS - 1) as u32);
-        let _ = child.kill();
-        let _ = child.wait();
-        (stats(cold), stats(warm), rss, cpu)
+        for round in 0..WARM_ROUNDS {
+            // Each side goes first in every other round, so order counts for neither.
+            sides.rotate_left(usize::from(round > 0));
+            for (_, release, seen, samples, _) in &mut sides {
+                for _ in 0..WARM_INVOCATIONS / WARM_ROUNDS {
+                    let handed = Instant::now();
+                    release.notify_one();
+                    let Some(Seen::Response(at)) = seen.recv().await else { panic!("no response") };
+                    samples.push(at - handed);
+                    let Some(Seen::Next(_)) = seen.recv().await else { panic!() };
+                }
+            }
+        }
+        if WARM_ROUNDS % 2 == 0 {
+            sides.rotate_left(1);
+        }
+        let mut results = Vec::new();
+        for (mut child, _, _, samples, cpu_before) in sides {
+            let rss = peak_rss_kib(child.id());
+            // The bootstrap's own CPU per warm invocation: the part of the wall
+            // time that is not the loopback servers or the scheduler.
+            let cpu = cpu_before.zip(cpu_time(child.id())).map(|(a, b)| (b - a) / samples.len() as u32);
+            let _ = child.kill();
+            let _ = child.wait();
+            results.push((stats(samples), rss, cpu));
+        }
+        let (without, _, _) = results.pop().unwrap();
+        let (warm, rss, cpu) = results.pop().unwrap();
+        (stats(cold), warm, rss, cpu, without)
     });
     writeln!(
         report,
@@ -232,10 +259,18 @@ fn main() {
         fmt(cold.max)
     )
     .unwrap();
-    writeln!(report, "| warm invocation, event handed over to response received, AWS on loopback ({} runs) | {} | {} | {} | < 300 µs |", WARM_INVOCATIONS - 1, fmt(warm.median), fmt(warm.min), fmt(warm.max)).unwrap();
+    writeln!(report, "| warm invocation, event handed over to response received, AWS on loopback ({WARM_INVOCATIONS} runs) | {} | {} | {} | < 300 µs |", fmt(warm.median), fmt(warm.min), fmt(warm.max)).unwrap();
     let cpu = cpu.map_or_else(|| "unknown".into(), fmt);
     writeln!(report, "| &nbsp;&nbsp;of which the `bootstrap`'s own CPU time (mean, all threads) | {cpu} | | | |")
         .unwrap();
+    writeln!(
+        report,
+        "| &nbsp;&nbsp;the same with `ATTACH_IOT_POLICY_METRICS=off`, in alternating rounds ({WARM_INVOCATIONS} runs) | {} | {} | {} | |",
+        fmt(without_metrics.median),
+        fmt(without_metrics.min),
+        fmt(without_metrics.max)
+    )
+    .unwrap();
 
     // The Wasm tax: the same decision path, in wasmtime and natively.
     let runner = Arc::new(Runner::new(attach_iot_policy::GUEST_WASM, Limits::default()).unwrap());

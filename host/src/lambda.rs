@@ -159,8 +159,12 @@ pub async fn serve(api: RuntimeApi, function: Function, metrics: Option<Metrics>
         let (completion, outcome) = handle(next, cold_start, &function).instrument(span.clone()).await;
         cold_start = false;
         if let (Some(metrics), Some(outcome)) = (&metrics, &outcome) {
-            // A line of its own among the logs, which Lambda sends to CloudWatch Logs.
-            eprintln!("{}", metrics.line(outcome, SystemTime::now()));
+            // A line of its own among the logs, which Lambda sends to CloudWatch
+            // Logs: formatted first and written at once, since stderr is
+            // unbuffered (printing the JSON value token by token cost ~250 µs).
+            let mut line = metrics.line(outcome, SystemTime::now()).to_string();
+            line.push('\n');
+            let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
         }
         if let Err(e) = api.complete(completion).await {
             span.in_scope(|| event!(Level::ERROR, "could not deliver the response: {e}"));
