@@ -234,7 +234,7 @@ fn main() {
                 }
             }
         }
-        if WARM_ROUNDS % 2 == 0 {
+        if WARM_ROUNDS.is_multiple_of(2) {
             sides.rotate_left(1);
         }
         let mut results = Vec::new();
