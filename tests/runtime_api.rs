@@ -120,3 +120,61 @@ async fn the_trace_header_goes_out_on_its_own_invocations_calls_only() {
     assert!(first.iter().all(|t| t.as_deref() == Some(TRACE)), "the first invocation's calls: {first:?}");
     assert!(second.iter().all(Option::is_none), "the second invocation sent none: {second:?}");
 }
+
+/// The bootstrap itself, as Lambda runs it, with `AWS_LAMBDA_LOG_FORMAT=JSON`:
+/// every line it writes is one JSON object in Lambda's schema.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_lambda_json_every_line_is_lambdas_schema() {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let aws = capturing_aws(seen.clone()).await;
+    let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() + 60_000;
+    let head = |id: &str| format!("Lambda-Runtime-Aws-Request-Id: {id}\r\nLambda-Runtime-Deadline-Ms: {deadline}\r\n");
+    let events = vec![
+        (format!("{}Lambda-Runtime-Trace-Id: {TRACE}\r\n", head("one")), EXAMPLE_EVENT.as_bytes().to_vec()),
+        (head("two"), b"not json".to_vec()),
+    ];
+    let api = runtime_api(events, seen.clone()).await;
+    let mut bootstrap = std::process::Command::new(env!("CARGO_BIN_EXE_attach-iot-policy"))
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", &api)
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .env("AWS_LAMBDA_LOG_LEVEL", "INFO")
+        .env("AWS_LAMBDA_FUNCTION_NAME", "attach-iot-policy-test")
+        .env("AWS_REGION", "us-west-2")
+        .env("AWS_ACCESS_KEY_ID", "AKIDJSONLOGS")
+        .env("AWS_SECRET_ACCESS_KEY", "JsonLogsSecretJsonLogsSecretJsonLogs0000")
+        .env("AWS_ENDPOINT_URL", &aws)
+        .env("IOT_POLICY_NAME", support::backends::EXAMPLE_POLICY)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while seen.lock().unwrap().responses.len() < 2 {
+        assert!(started.elapsed() < Duration::from_secs(30), "the two invocations did not complete");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    bootstrap.kill().unwrap();
+    let out = bootstrap.wait_with_output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(out.stdout.is_empty(), "nothing on stdout");
+
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let (logs, metrics): (Vec<_>, Vec<_>) = lines.iter().partition(|l| l.get("_aws").is_none());
+    assert_eq!(metrics.len(), 2, "one metrics line per invocation: {stderr}");
+    for line in &logs {
+        for key in ["timestamp", "level", "message"] {
+            assert!(line[key].is_string(), "{key} in {line}");
+        }
+        assert_ne!(line["level"], "DEBUG", "INFO filters out DEBUG: {line}");
+    }
+    let of = |id: &str| logs.iter().filter(|l| l["requestId"] == id).collect::<Vec<_>>();
+    let (one, two) = (of("one"), of("two"));
+    assert!(!one.is_empty() && !two.is_empty(), "{stderr}");
+    assert!(one.iter().all(|l| l["traceId"] == TRACE), "{one:?}");
+    assert!(two.iter().all(|l| l.get("traceId").is_none()), "{two:?}");
+    assert!(!stderr.contains("JsonLogsSecret"));
+}
