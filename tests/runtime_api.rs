@@ -159,10 +159,8 @@ async fn under_lambda_json_every_line_is_lambdas_schema() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(out.stdout.is_empty(), "nothing on stdout");
 
-    let lines: Vec<serde_json::Value> = stderr
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect();
+    let lines: Vec<serde_json::Value> =
+        stderr.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect();
     let (logs, metrics): (Vec<_>, Vec<_>) = lines.iter().partition(|l| l.get("_aws").is_none());
     assert_eq!(metrics.len(), 2, "one metrics line per invocation: {stderr}");
     for line in &logs {
