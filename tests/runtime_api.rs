@@ -81,17 +81,33 @@ async fn capturing_aws(seen: Arc<Mutex<Seen>>) -> String {
     url
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_trace_header_goes_out_on_its_own_invocations_calls_only() {
+/// Both servers for two invocations: "one", the example event with a trace
+/// header, then "two", `second` without one. Returns what they see, the AWS
+/// URL and the Runtime API's address.
+async fn two_invocations(second: &[u8]) -> (Arc<Mutex<Seen>>, String, String) {
     let seen = Arc::new(Mutex::new(Seen::default()));
     let aws = capturing_aws(seen.clone()).await;
     let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() + 60_000;
     let head = |id: &str| format!("Lambda-Runtime-Aws-Request-Id: {id}\r\nLambda-Runtime-Deadline-Ms: {deadline}\r\n");
     let events = vec![
         (format!("{}Lambda-Runtime-Trace-Id: {TRACE}\r\n", head("one")), EXAMPLE_EVENT.as_bytes().to_vec()),
-        (head("two"), EXAMPLE_EVENT.as_bytes().to_vec()),
+        (head("two"), second.to_vec()),
     ];
     let api = runtime_api(events, seen.clone()).await;
+    (seen, aws, api)
+}
+
+async fn until_both_answered(seen: &Mutex<Seen>) {
+    let started = std::time::Instant::now();
+    while seen.lock().unwrap().responses.len() < 2 {
+        assert!(started.elapsed() < Duration::from_secs(30), "the two invocations did not complete");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trace_header_goes_out_on_its_own_invocations_calls_only() {
+    let (seen, aws, api) = two_invocations(EXAMPLE_EVENT.as_bytes()).await;
 
     let vars = move |k: &str| match k {
         "AWS_ACCESS_KEY_ID" => Some("AKIDTRACETEST".to_owned()),
@@ -105,11 +121,7 @@ async fn the_trace_header_goes_out_on_its_own_invocations_calls_only() {
     let function = Function::new(Arc::new(runner), Arc::new(example_config()), Arc::new(client));
     let serving = tokio::spawn(lambda::serve(RuntimeApi::new(&api).unwrap(), function, None));
 
-    let started = std::time::Instant::now();
-    while seen.lock().unwrap().responses.len() < 2 {
-        assert!(started.elapsed() < Duration::from_secs(30), "the two invocations did not complete");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_both_answered(&seen).await;
     serving.abort();
 
     let seen = seen.lock().unwrap();
@@ -125,15 +137,7 @@ async fn the_trace_header_goes_out_on_its_own_invocations_calls_only() {
 /// every line it writes is one JSON object in Lambda's schema.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_lambda_json_every_line_is_lambdas_schema() {
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let aws = capturing_aws(seen.clone()).await;
-    let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() + 60_000;
-    let head = |id: &str| format!("Lambda-Runtime-Aws-Request-Id: {id}\r\nLambda-Runtime-Deadline-Ms: {deadline}\r\n");
-    let events = vec![
-        (format!("{}Lambda-Runtime-Trace-Id: {TRACE}\r\n", head("one")), EXAMPLE_EVENT.as_bytes().to_vec()),
-        (head("two"), b"not json".to_vec()),
-    ];
-    let api = runtime_api(events, seen.clone()).await;
+    let (seen, aws, api) = two_invocations(b"not json").await;
     let mut bootstrap = std::process::Command::new(env!("CARGO_BIN_EXE_attach-iot-policy"))
         .env_clear()
         .env("AWS_LAMBDA_RUNTIME_API", &api)
@@ -149,11 +153,7 @@ async fn under_lambda_json_every_line_is_lambdas_schema() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let started = std::time::Instant::now();
-    while seen.lock().unwrap().responses.len() < 2 {
-        assert!(started.elapsed() < Duration::from_secs(30), "the two invocations did not complete");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_both_answered(&seen).await;
     bootstrap.kill().unwrap();
     let out = bootstrap.wait_with_output().unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
