@@ -27,6 +27,10 @@ const TRACE: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42c
 struct Seen {
     responses: Vec<String>,
     aws: Vec<(usize, Option<String>)>,
+    /// `GET /next` requests so far.
+    nexts: usize,
+    /// For each connection the AWS endpoint accepted, how many `GET /next` came before it.
+    connections: Vec<usize>,
 }
 
 /// A Runtime API that hands out `events` (extra header lines, payload), then
@@ -41,6 +45,7 @@ async fn runtime_api(events: Vec<(String, Vec<u8>)>, seen: Arc<Mutex<Seen>>) -> 
             tokio::spawn(async move {
                 while let Some((head, body)) = read_request(&mut socket).await {
                     if head.starts_with("GET /2018-06-01/runtime/invocation/next") {
+                        seen.lock().unwrap().nexts += 1;
                         let Some((headers, payload)) = events.lock().unwrap().pop_front() else {
                             return std::future::pending().await;
                         };
@@ -63,6 +68,11 @@ async fn capturing_aws(seen: Arc<Mutex<Seen>>) -> String {
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
             let seen = seen.clone();
+            {
+                let mut seen = seen.lock().unwrap();
+                let nexts = seen.nexts;
+                seen.connections.push(nexts);
+            }
             tokio::spawn(async move {
                 while let Some((head, _)) = read_request(&mut socket).await {
                     let trace = head.lines().find_map(|l| {
@@ -175,4 +185,54 @@ async fn under_lambda_json_every_line_is_lambdas_schema() {
     assert!(one.iter().all(|l| l["traceId"] == TRACE), "{one:?}");
     assert!(two.iter().all(|l| l.get("traceId").is_none()), "{two:?}");
     assert!(!stderr.contains("JsonLogsSecret"));
+}
+
+/// The bootstrap, with only `env` on top of a working configuration.
+fn bootstrap(api: &str, aws: &str, env: &[(&str, &str)]) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_attach-iot-policy"))
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", api)
+        .env("AWS_LAMBDA_LOG_LEVEL", "DEBUG")
+        .env("ATTACH_IOT_POLICY_METRICS", "off")
+        .env("AWS_REGION", "us-west-2")
+        .env("AWS_ACCESS_KEY_ID", "AKIDPRECONNECT")
+        .env("AWS_SECRET_ACCESS_KEY", "PreconnectSecretPreconnectSecretPrecon00")
+        .env("AWS_ENDPOINT_URL", aws)
+        .env("IOT_POLICY_NAME", support::backends::EXAMPLE_POLICY)
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Init opens the connections to IoT and, with the user pools pinned to one
+/// region, to Cognito, so the first invocation opens none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_opens_the_connections_the_first_invocation_uses() {
+    let (seen, aws, api) = two_invocations(EXAMPLE_EVENT.as_bytes()).await;
+    let mut child = bootstrap(&api, &aws, &[("ALLOWED_USER_POOL_IDS", "us-west-2_Ex4mpLe01")]);
+    until_both_answered(&seen).await;
+    child.kill().unwrap();
+    let stderr = String::from_utf8(child.wait_with_output().unwrap().stderr).unwrap();
+    let seen = seen.lock().unwrap();
+    assert!(seen.responses.iter().all(|r| r.contains("\"statusCode\":200")), "{:?}\n{stderr}", seen.responses);
+    let before_the_first = seen.connections.iter().filter(|n| **n == 0).count();
+    assert_eq!(before_the_first, 2, "IoT and Cognito, opened at init: {:?}\n{stderr}", seen.connections);
+    assert!(!seen.connections.contains(&1), "the first invocation opened a connection: {:?}", seen.connections);
+    assert_eq!(stderr.matches("opened a connection at init").count(), 2, "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_early_connection_does_not_fail_init() {
+    let (seen, _, api) = two_invocations(EXAMPLE_EVENT.as_bytes()).await;
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let mut child = bootstrap(&api, &format!("http://{closed}"), &[]);
+    until_both_answered(&seen).await;
+    child.kill().unwrap();
+    let stderr = String::from_utf8(child.wait_with_output().unwrap().stderr).unwrap();
+    assert!(stderr.contains("could not open a connection at init (could not connect"), "{stderr}");
+    // Init went on: both invocations were served, with AWS unreachable.
+    assert!(seen.lock().unwrap().responses.iter().all(|r| r.contains("\"statusCode\":502")), "{stderr}");
 }

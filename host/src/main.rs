@@ -128,7 +128,10 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 fn serve_lambda(api: &str, logging: std::result::Result<(), ConfigError>) -> Result<()> {
     runtime()?.block_on(async {
         let api = RuntimeApi::new(api).context("building the Runtime API client")?;
-        let init = logging.map_err(|e| ("Runtime.InvalidConfiguration", e.into())).and_then(|()| init_function());
+        let init = match logging {
+            Ok(()) => init_function().await,
+            Err(e) => Err(("Runtime.InvalidConfiguration", e.into())),
+        };
         let init = init.and_then(|function| {
             let metrics = Metrics::from_lookup(&ProcessEnv).map_err(|e| ("Runtime.InvalidConfiguration", e.into()))?;
             Ok((function, metrics))
@@ -145,14 +148,23 @@ fn serve_lambda(api: &str, logging: std::result::Result<(), ConfigError>) -> Res
     })
 }
 
-/// Everything an invocation needs, built once: configuration, AWS client, component.
-fn init_function() -> std::result::Result<Function, (&'static str, anyhow::Error)> {
+/// Everything an invocation needs, built once: configuration, AWS client,
+/// component, and the connections the first invocation will use.
+async fn init_function() -> std::result::Result<Function, (&'static str, anyhow::Error)> {
     let config = attach_iot_policy::config::from_env().map_err(|e| ("Runtime.InvalidConfiguration", e.into()))?;
     let aws = AwsClient::from_env().map_err(|e| ("Runtime.InvalidConfiguration", e.into()))?;
     let limits = Limits::from_env().map_err(|e| ("Runtime.InvalidConfiguration", e.into()))?;
     let component = std::env::var_os(COMPONENT_VAR).map(PathBuf::from);
     let runner = load_runner(component.as_deref(), limits).map_err(|e| ("Runtime.ComponentLoadFailed", e))?;
+    aws.preconnect(cognito_region(&config.allowed_user_pool_ids)).await;
     Ok(Function::new(Arc::new(runner), Arc::new(config), Arc::new(aws)))
+}
+
+/// The region of Cognito calls, when the allowed user pools pin one.
+fn cognito_region(allowed_user_pool_ids: &[String]) -> Option<&str> {
+    let mut regions = allowed_user_pool_ids.iter().filter_map(|id| attach_iot_policy_ids::region_of_user_pool_id(id));
+    let first = regions.next()?;
+    regions.all(|r| r == first).then_some(first)
 }
 
 /// The component named on the command line or in the environment, else the built-in one.

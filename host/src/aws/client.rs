@@ -22,6 +22,8 @@ use crate::config::{ConfigError, Lookup, ProcessEnv};
 const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 const COGNITO_TARGET_PREFIX: &str = "AWSCognitoIdentityProviderService.";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Init waits at most this long for its early connections.
+const PRECONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Shorter than the idle timeouts of AWS's load balancers, so a pooled
 /// connection is rarely found closed.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -85,6 +87,39 @@ impl AwsClient {
             .build()
             .map_err(|e| SetupError::Http(e.to_string()))?;
         Ok(Self { http, identity, region, endpoints, retry, quota: RetryQuota::new() })
+    }
+
+    /// Opens the connections the first invocation will use before it comes:
+    /// to IoT in the function's region and, when given, to Cognito in
+    /// `cognito_region`, both at once. The unsigned `GET /` gets a refusal,
+    /// read to the end so the connection goes back to the pool. A failure is
+    /// only logged: the first call connects then, as it would have.
+    pub async fn preconnect(&self, cognito_region: Option<&str>) {
+        let open = |service: &'static str, base: String| async move {
+            let started = Instant::now();
+            let sent = self.http.get(format!("{base}/")).timeout(PRECONNECT_TIMEOUT).send().await;
+            match sent {
+                Ok(response) => {
+                    let _ = response.bytes().await;
+                    let elapsed_ms = started.elapsed().as_millis() as u64;
+                    event!(Level::DEBUG, service, elapsed_ms, "opened a connection at init");
+                }
+                Err(e) => event!(
+                    Level::WARN,
+                    service,
+                    "could not open a connection at init ({}); the first call will",
+                    transport_error(&e).message()
+                ),
+            }
+        };
+        let iot = open("iot", self.endpoints.resolve(Service::Iot, &self.region));
+        match cognito_region {
+            Some(region) => {
+                let cognito = open("cognito-idp", self.endpoints.resolve(Service::CognitoIdentityProvider, region));
+                tokio::join!(iot, cognito);
+            }
+            None => iot.await,
+        }
     }
 
     /// Sends one operation, retrying what may succeed on a second try.
