@@ -14,7 +14,7 @@ pub use self::attach_iot_policy::core::aws::{Attribute, Error as AwsError};
 pub use self::attach_iot_policy::core::log::Level;
 pub use self::exports::attach_iot_policy::core::handler::{Config, Context, Response};
 
-/// The WIT package this host implements; named in errors about other worlds.
+/// The WIT world this host runs; named in errors about components of other worlds.
 pub const WORLD: &str = "attach-iot-policy:core/attacher@0.1.0";
 
 impl AwsError {

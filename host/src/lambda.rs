@@ -124,9 +124,9 @@ impl RuntimeApi {
             .await
             .and_then(reqwest::Response::error_for_status)
             .map_err(RuntimeError::Unreachable)?;
-        let headers = response.headers().clone();
-        let payload = response.bytes().await.map_err(RuntimeError::Unreachable)?.to_vec();
-        Next::from_headers(&headers, payload)
+        let mut next = Next::from_headers(response.headers(), Vec::new())?;
+        next.payload = response.bytes().await.map_err(RuntimeError::Unreachable)?.to_vec();
+        Ok(next)
     }
 
     pub async fn complete(&self, completion: Completion) -> Result<(), reqwest::Error> {
