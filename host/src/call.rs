@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 
-use crate::aws::client::{http_client, identity_from_env, sign};
+use crate::aws::client::{ca_bundle, http_client, identity_from_env, sign};
 use crate::config::Lookup;
 
 /// The most of an answer `call` reads; the function's answers are a few hundred bytes.
@@ -49,7 +49,7 @@ pub async fn call(url: &str, region: Option<String>, var: &impl Lookup) -> Resul
 
     // No redirects: the signed headers (the session token among them) would
     // go to a host the user never named.
-    let client = http_client(true)
+    let client = http_client(Some(&ca_bundle(var)?))
         .timeout(Duration::from_secs(30))
         .redirect(reqwest::redirect::Policy::none())
         .referer(false)

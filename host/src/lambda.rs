@@ -97,7 +97,7 @@ impl RuntimeApi {
     pub fn new(address: &str) -> Result<Self, reqwest::Error> {
         // Plain HTTP on the sandbox's loopback: no roots to load. No overall
         // timeout: `next` is a long poll.
-        let http = crate::aws::client::http_client(false).build()?;
+        let http = crate::aws::client::http_client(None).build()?;
         Ok(Self { http, base: format!("http://{address}/{API_VERSION}/runtime") })
     }
 

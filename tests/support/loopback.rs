@@ -1,10 +1,9 @@
 //! Plain HTTP/1.1 on loopback, for servers that play AWS or the Runtime API.
 
-use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// Reads one request; its head and body, or `None` when the peer closed.
-pub async fn read_request(socket: &mut TcpStream) -> Option<(String, Vec<u8>)> {
+pub async fn read_request(socket: &mut (impl AsyncRead + Unpin)) -> Option<(String, Vec<u8>)> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
     loop {

@@ -17,6 +17,8 @@ use super::errors::{classify, is_retryable};
 use super::retry::{RetryPolicy, RetryQuota};
 use super::{Attribute, Aws, AwsError, CallContext};
 use crate::config::{ConfigError, Lookup, ProcessEnv};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 
 /// Characters left as they are in a path segment (RFC 3986 unreserved).
 const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
@@ -43,6 +45,8 @@ pub enum SetupError {
     BadEndpoint(&'static str),
     #[error("building the HTTP client: {0}")]
     Http(String),
+    #[error("AWS_CA_BUNDLE: {0}")]
+    CaBundle(String),
     #[error(transparent)]
     Config(#[from] ConfigError),
 }
@@ -80,7 +84,7 @@ impl AwsClient {
                 return Err(SetupError::BadEndpoint(name));
             }
         }
-        let http = http_client(true)
+        let http = http_client(Some(&ca_bundle(var)?))
             .connect_timeout(CONNECT_TIMEOUT)
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .user_agent(concat!("attach-iot-policy/", env!("CARGO_PKG_VERSION")))
@@ -287,15 +291,33 @@ pub fn identity_from_env(var: &impl Lookup) -> Result<Identity, SetupError> {
     credentials(var).map(Into::into)
 }
 
+/// The trust anchors `AWS_CA_BUNDLE` names, as the AWS SDKs read it: a PEM
+/// file whose certificates are trusted beside the compiled-in roots. The file
+/// is read only when the variable is set, so a cold start reads none.
+pub fn ca_bundle(var: &impl Lookup) -> Result<Vec<CertificateDer<'static>>, SetupError> {
+    let Some(path) = var.get("AWS_CA_BUNDLE")?.filter(|p| !p.trim().is_empty()) else { return Ok(Vec::new()) };
+    let certs = CertificateDer::pem_file_iter(path.trim())
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| SetupError::CaBundle(format!("{path} could not be read as PEM certificates ({e})")))?;
+    if certs.is_empty() {
+        return Err(SetupError::CaBundle(format!("{path} holds no certificate")));
+    }
+    Ok(certs)
+}
+
 /// An HTTP client builder with TLS set up here rather than by reqwest: ring
 /// (which cross-compiles for every target without a C toolchain) and, when
-/// `public_roots`, the Mozilla roots compiled in. Reading the system's
-/// certificate files instead cost hundreds of file reads at every cold start.
-pub fn http_client(public_roots: bool) -> reqwest::ClientBuilder {
-    let mut roots = rustls::RootCertStore::empty();
-    if public_roots {
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+/// `roots` is given, the Mozilla roots compiled in plus those extra ones.
+/// Reading the system's certificate files instead cost hundreds of file reads
+/// at every cold start. `None` is for plain HTTP on loopback.
+pub fn http_client(roots: Option<&[CertificateDer<'static>]>) -> reqwest::ClientBuilder {
+    let mut store = rustls::RootCertStore::empty();
+    if let Some(extra) = roots {
+        store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        // A certificate rustls cannot use is left out; the handshake then says so.
+        store.add_parsable_certificates(extra.iter().cloned());
     }
+    let roots = store;
     let mut tls =
         rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
             .with_safe_default_protocol_versions()
@@ -304,6 +326,22 @@ pub fn http_client(public_roots: bool) -> reqwest::ClientBuilder {
             .with_no_client_auth();
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     reqwest::Client::builder().tls_backend_preconfigured(tls)
+}
+
+/// The TLS error under a request's failure, if that is what it was. An
+/// `io::Error` hides the error it wraps from `source()`, so go into it.
+fn tls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        next = match e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+    }
+    None
 }
 
 /// One AWS API call, before signing.
@@ -338,6 +376,10 @@ fn credentials(var: &impl Lookup) -> Result<Credentials, SetupError> {
 /// A request that got no HTTP answer. The text names the kind of failure
 /// only: reqwest's own text may carry the URL.
 fn transport_error(e: &reqwest::Error) -> AwsError {
+    // A certificate that is refused will be refused again: not retried.
+    if let Some(tls) = tls_error(e) {
+        return AwsError::Other(format!("TLS: {tls} (no HTTP answer)"));
+    }
     let what = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {
