@@ -90,6 +90,26 @@ fn the_package_serves_several_invocations_in_one_process() {
     assert_eq!(attributes["custom:iotPolicyIsAttached"], "true");
 }
 
+/// The package over HTTPS: moto with a certificate from a CA that only
+/// `AWS_CA_BUNDLE` names, under fun.
+#[test]
+#[ignore = "needs the x86_64 package, fun and moto: `make test` runs it"]
+fn the_package_talks_to_aws_over_https() {
+    let moto = Moto::start_tls();
+    let dir = tempdir("fun-https");
+    unzip_package(&dir);
+    let payloads = vec![moto.rest_event(0, &moto.s("/users/0/sub"))];
+    let mut environment = json!({ "IOT_POLICY_NAME": moto.s("/policyName"), "AWS_ENDPOINT_URL": moto.url });
+    for (name, value) in moto.ca_bundle() {
+        environment[name] = Value::String(value);
+    }
+    let (results, logs) = run_under_fun(&dir, &moto, environment, &payloads);
+    assert_eq!(status_of(&results[0]), 200, "{results:?}\n{logs}");
+    let (policies, attributes) = moto.state(&moto.s("/identityIds/0"), "mat@example.com");
+    assert_eq!(policies, [moto.s("/policyName")]);
+    assert_eq!(attributes["custom:iotPolicyIsAttached"], "true");
+}
+
 /// `ATTACH_IOT_POLICY_COMPONENT` names a precompiled component, as from a
 /// layer: one that traps on large events, so a trap's 500 and the next
 /// invocation are seen under a real Runtime API.

@@ -107,3 +107,34 @@ fn bad_credentials_are_refused_clearly_and_never_echoed() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("AWS_SECRET_ACCESS_KEY is not set"));
 }
+
+/// The same signed calls over HTTPS: moto with a certificate from a CA that
+/// only `AWS_CA_BUNDLE` names.
+#[test]
+#[ignore = "needs moto in .venv: `make test` runs it"]
+fn attaches_and_marks_users_over_https() {
+    let moto = Moto::start_tls();
+    assert!(moto.url.starts_with("https://"), "{}", moto.url);
+    let (key, secret) = moto.function_key();
+    let policy = moto.s("/policyName");
+    for (event, identity, username) in [
+        (moto.rest_event(0, &moto.s("/users/0/sub")), moto.s("/identityIds/0"), "mat@example.com"),
+        (moto.http_event(1, &moto.s("/users/1/sub")), moto.s("/identityIds/1"), "ana@example.com"),
+    ] {
+        let (out, response) = moto.invoke(&event, &key, &secret, &[]);
+        assert_eq!(response["statusCode"], 200, "{}", String::from_utf8_lossy(&out.stderr));
+        let (policies, attributes) = moto.state(&identity, username);
+        assert_eq!(policies, std::slice::from_ref(&policy));
+        assert_eq!(attributes["custom:iotPolicyIsAttached"], "true");
+    }
+
+    // Without the bundle, moto's certificate is refused, once, and nothing changes.
+    let (out, response) =
+        moto.invoke(&moto.rest_event(2, &moto.s("/users/2/sub")), &key, &secret, &[("AWS_CA_BUNDLE", "")]);
+    assert_eq!(response["statusCode"], 502, "{response}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("TLS: invalid peer certificate: UnknownIssuer"), "{stderr}");
+    assert_eq!(stderr.matches("operation=\"AttachPolicy\"").count(), 1, "not retried: {stderr}");
+    let (policies, _) = moto.state(&moto.s("/identityIds/2"), "lee@example.com");
+    assert!(policies.is_empty(), "{policies:?}");
+}

@@ -16,65 +16,14 @@ use attach_iot_policy::aws::{Aws, AwsError, CallContext};
 use attach_iot_policy::function::Function;
 use attach_iot_policy::limits::Limits;
 use attach_iot_policy::runner::{self, Invocation, Runner};
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair, SanType};
+use rcgen::SanType;
 use support::backends::{EXAMPLE_EVENT, example_config};
 use support::loopback::{http, read_request};
+use support::tls::{TestCa, localhost, now};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::rustls::{self, pki_types::PrivateKeyDer, pki_types::PrivatePkcs8KeyDer};
-
-/// A CA of our own, written to a PEM file for `AWS_CA_BUNDLE`.
-struct TestCa {
-    issuer: CertifiedIssuer<'static, KeyPair>,
-    pem_file: std::path::PathBuf,
-}
-
-impl TestCa {
-    fn new(name: &str) -> Self {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        // Each CA its own name, so a stranger's certificate is an unknown issuer.
-        params.distinguished_name.push(rcgen::DnType::CommonName, name);
-        let issuer = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
-        let pem_file = std::env::temp_dir().join(format!("attach-iot-policy-{name}-{}.pem", std::process::id()));
-        std::fs::write(&pem_file, issuer.pem()).unwrap();
-        Self { issuer, pem_file }
-    }
-
-    /// A server certificate for `san`, valid from `not_before` to `not_after`.
-    fn server_cert(
-        &self,
-        san: SanType,
-        not_before: time::OffsetDateTime,
-        not_after: time::OffsetDateTime,
-    ) -> rustls::ServerConfig {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.subject_alt_names = vec![san];
-        params.not_before = not_before;
-        params.not_after = not_after;
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(vec![cert.der().clone()], key)
-            .unwrap();
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        config
-    }
-}
-
-fn localhost() -> SanType {
-    SanType::IpAddress("127.0.0.1".parse().unwrap())
-}
-
-fn now() -> time::OffsetDateTime {
-    time::OffsetDateTime::now_utc()
-}
+use tokio_rustls::rustls;
 
 /// An AWS on loopback over TLS that says yes to everything; counts connections.
 async fn tls_aws(config: rustls::ServerConfig) -> (String, Arc<AtomicUsize>) {

@@ -8,6 +8,8 @@ moto checks signatures and IAM policies only while auth is on; setup and
 state run with it off (moto misverifies requests that have no body).
 """
 import json
+import os
+import ssl
 import sys
 import urllib.request
 
@@ -27,7 +29,9 @@ def auth(url, on):
     request = urllib.request.Request(
         f"{url}/moto-api/reset-auth", data=body, method="POST", headers={"Content-Type": "text/plain"}
     )
-    urllib.request.urlopen(request).read()
+    # Over HTTPS, trust what AWS_CA_BUNDLE names, as boto3 does.
+    context = ssl.create_default_context(cafile=os.environ.get("AWS_CA_BUNDLE"))
+    urllib.request.urlopen(request, context=context).read()
 
 
 def iam_user(iam, name, actions):

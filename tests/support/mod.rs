@@ -7,6 +7,7 @@ pub mod backends;
 pub mod components;
 pub mod loopback;
 pub mod moto;
+pub mod tls;
 
 use std::path::{Path, PathBuf};
 

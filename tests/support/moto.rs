@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::backends::{EXAMPLE_EVENT, EXAMPLE_HTTP_EVENT};
+use super::tls::TestCa;
 use super::{root, tool};
 
 /// A program in the test virtualenv (moto, cfn-lint), which `make venv` makes.
@@ -21,18 +22,34 @@ pub struct Moto {
     child: Child,
     pub url: String,
     pub setup: Value,
+    /// Over HTTPS: the CA that signed moto's certificate, which only
+    /// `AWS_CA_BUNDLE` names.
+    pub ca: Option<TestCa>,
 }
 
 impl Moto {
     pub fn start() -> Moto {
+        Self::start_with(None)
+    }
+
+    /// moto over HTTPS, with a certificate from a CA made for the test.
+    pub fn start_tls() -> Moto {
+        Self::start_with(Some(TestCa::new("moto-ca")))
+    }
+
+    fn start_with(ca: Option<TestCa>) -> Moto {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(venv_bin("moto_server"))
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("moto_server starts");
-        let mut moto = Moto { child, url: format!("http://127.0.0.1:{port}"), setup: Value::Null };
+        let mut command = Command::new(venv_bin("moto_server"));
+        command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+        if let Some(ca) = &ca {
+            let dir = ca.pem_file.with_extension("server");
+            std::fs::create_dir_all(&dir).unwrap();
+            let (cert, key) = ca.server_files(&dir);
+            command.arg("--ssl-cert").arg(cert).arg("--ssl-key").arg(key);
+        }
+        let child = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("moto_server starts");
+        let scheme = if ca.is_some() { "https" } else { "http" };
+        let mut moto = Moto { child, url: format!("{scheme}://127.0.0.1:{port}"), setup: Value::Null, ca };
         let started = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(started.elapsed() < Duration::from_secs(30), "moto did not start");
@@ -46,6 +63,7 @@ impl Moto {
     pub fn ctl(&self, args: &[&str]) -> Value {
         let mut command = Command::new(venv_bin("python"));
         command.arg(root().join("tests/moto/moto_ctl.py")).arg(args[0]).arg(&self.url).args(&args[1..]);
+        command.envs(self.ca_bundle());
         let out = command.output().unwrap();
         assert!(out.status.success(), "moto_ctl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
@@ -100,6 +118,7 @@ impl Moto {
             .env("AWS_SECRET_ACCESS_KEY", secret)
             .env("AWS_LAMBDA_LOG_LEVEL", "DEBUG")
             .env("IOT_POLICY_NAME", self.s("/policyName"))
+            .envs(self.ca_bundle())
             .envs(extra_env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -113,6 +132,11 @@ impl Moto {
         }
         let response = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
         (out, response)
+    }
+
+    /// `AWS_CA_BUNDLE` for moto over HTTPS; nothing over HTTP.
+    pub fn ca_bundle(&self) -> Vec<(&'static str, String)> {
+        self.ca.iter().map(|ca| ("AWS_CA_BUNDLE", ca.pem_file.display().to_string())).collect()
     }
 
     pub fn function_key(&self) -> (String, String) {
