@@ -236,3 +236,16 @@ async fn a_failed_early_connection_does_not_fail_init() {
     // Init went on: both invocations were served, with AWS unreachable.
     assert!(seen.lock().unwrap().responses.iter().all(|r| r.contains("\"statusCode\":502")), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_preconnect_off_the_first_invocation_opens_its_own() {
+    let (seen, aws, api) = two_invocations(EXAMPLE_EVENT.as_bytes()).await;
+    let settings = [("ALLOWED_USER_POOL_IDS", "us-west-2_Ex4mpLe01"), ("ATTACH_IOT_POLICY_PRECONNECT", "off")];
+    let mut child = bootstrap(&api, &aws, &settings);
+    until_both_answered(&seen).await;
+    child.kill().unwrap();
+    let stderr = String::from_utf8(child.wait_with_output().unwrap().stderr).unwrap();
+    let seen = seen.lock().unwrap();
+    assert!(!seen.connections.contains(&0), "nothing opened at init: {:?}\n{stderr}", seen.connections);
+    assert!(seen.connections.contains(&1), "the first invocation connected: {:?}", seen.connections);
+}

@@ -20,6 +20,7 @@ use attach_iot_policy_guest::{Attribute, AwsError, Host, Level};
 use support::backends::{self, EXAMPLE_EVENT as EVENT, EXAMPLE_POLICY as POLICY};
 use support::loopback::{http, read_request};
 use support::root;
+use support::tls::{TestCa, localhost, now};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -32,6 +33,8 @@ const WARM_ROUNDS: usize = 6;
 const TAX_ROUNDS: usize = 20;
 const TAX_RUNS_PER_ROUND: usize = 100;
 const TAX_RUNS: usize = TAX_ROUNDS * TAX_RUNS_PER_ROUND;
+/// Cold starts per side for the first invocation over TLS.
+const FIRST_RUNS: usize = 20;
 /// `invoke` runs per way of loading the guest, alternating the two.
 const INVOKE_RUNS: usize = 20;
 
@@ -63,6 +66,29 @@ async fn instant_aws() -> String {
             tokio::spawn(async move {
                 while read_request(&mut socket).await.is_some() {
                     if socket.write_all(&http(200, "", b"{}")).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+/// The same over TLS, with a certificate from `ca`, which the bootstrap is
+/// told to trust with `AWS_CA_BUNDLE`.
+async fn instant_aws_over_tls(ca: &TestCa) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://{}", listener.local_addr().unwrap());
+    let day = ::time::Duration::DAY;
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(ca.server_cert(localhost(), now() - day, now() + day)));
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(socket).await else { return };
+                while read_request(&mut tls).await.is_some() {
+                    if tls.write_all(&http(200, "", b"{}")).await.is_err() {
                         return;
                     }
                 }
@@ -112,14 +138,14 @@ async fn runtime_api(
 }
 
 fn spawn_bootstrap(bootstrap: &Path, api: &str, aws: &str) -> Child {
-    spawn_bootstrap_with(bootstrap, api, aws, "on")
+    spawn_bootstrap_with(bootstrap, api, aws, &[])
 }
 
-/// `metrics`: `ATTACH_IOT_POLICY_METRICS`, on or off.
-fn spawn_bootstrap_with(bootstrap: &Path, api: &str, aws: &str, metrics: &str) -> Child {
+/// With `extra` settings on top of the usual ones.
+fn spawn_bootstrap_with(bootstrap: &Path, api: &str, aws: &str, extra: &[(&str, &str)]) -> Child {
     Command::new(bootstrap)
         .env_clear()
-        .env("ATTACH_IOT_POLICY_METRICS", metrics)
+        .envs(extra.iter().copied())
         .env("AWS_LAMBDA_RUNTIME_API", api)
         .env("AWS_LAMBDA_LOG_LEVEL", "ERROR")
         .env("AWS_REGION", "us-west-2")
@@ -212,7 +238,7 @@ fn main() {
             ));
             let release = Arc::new(tokio::sync::Notify::new());
             let (api, mut seen) = runtime_api(events, release.clone()).await;
-            let child = spawn_bootstrap_with(&bootstrap, &api, &aws, metrics);
+            let child = spawn_bootstrap_with(&bootstrap, &api, &aws, &[("ATTACH_IOT_POLICY_METRICS", metrics)]);
             let Some(Seen::Next(_)) = seen.recv().await else { panic!() };
             // The first invocation is not warm.
             release.notify_one();
@@ -392,6 +418,53 @@ fn main() {
 
     let rss = rss.map_or_else(|| "unknown".into(), |k| format!("{:.1} MB", k as f64 / 1024.0));
     writeln!(report, "| peak RSS of `bootstrap` after {WARM_INVOCATIONS} invocations | {rss} | | | < 20 MB |").unwrap();
+
+    // The first invocation after a cold start, with AWS over TLS on loopback:
+    // with the connections opened at init, and without, alternating.
+    let (opened, not_opened) = rt.block_on(async {
+        let ca = TestCa::new("bench-ca");
+        let aws = instant_aws_over_tls(&ca).await;
+        let bundle = ca.pem_file.display().to_string();
+        let (mut opened, mut not_opened) = (Vec::new(), Vec::new());
+        for _ in 0..FIRST_RUNS {
+            for (preconnect, samples) in [("on", &mut opened), ("off", &mut not_opened)] {
+                let events = Arc::new(Mutex::new(VecDeque::from([EVENT.as_bytes().to_vec()])));
+                let release = Arc::new(tokio::sync::Notify::new());
+                let (api, mut seen) = runtime_api(events, release.clone()).await;
+                let settings = [
+                    ("ATTACH_IOT_POLICY_PRECONNECT", preconnect),
+                    ("AWS_CA_BUNDLE", bundle.as_str()),
+                    // Pins Cognito's region, so init opens that connection too.
+                    ("ALLOWED_USER_POOL_IDS", "us-west-2_Ex4mpLe01"),
+                ];
+                let mut child = spawn_bootstrap_with(&bootstrap, &api, &aws, &settings);
+                let Some(Seen::Next(_)) = seen.recv().await else { panic!("no GET /next") };
+                let handed = Instant::now();
+                release.notify_one();
+                let Some(Seen::Response(at)) = seen.recv().await else { panic!("no response") };
+                samples.push(at - handed);
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+        (stats(opened), stats(not_opened))
+    });
+    writeln!(
+        report,
+        "| first invocation after a cold start, AWS over TLS on loopback, connections opened at init ({FIRST_RUNS} runs) | {} | {} | {} | |",
+        fmt(opened.median),
+        fmt(opened.min),
+        fmt(opened.max)
+    )
+    .unwrap();
+    writeln!(
+        report,
+        "| the same with `ATTACH_IOT_POLICY_PRECONNECT=off`, alternating ({FIRST_RUNS} runs) | {} | {} | {} | |",
+        fmt(not_opened.median),
+        fmt(not_opened.min),
+        fmt(not_opened.max)
+    )
+    .unwrap();
     for arch in ["x86_64", "arm64"] {
         let zip = root().join(format!("dist/attach-iot-policy-{arch}.zip"));
         let size = std::fs::metadata(&zip)
