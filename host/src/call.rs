@@ -58,6 +58,9 @@ pub async fn call(url: &str, region: Option<String>, var: &impl Lookup) -> Resul
     let mut response =
         client.execute(request).await.map_err(|e| anyhow::anyhow!("the request failed: {}", e.without_url()))?;
     let status = response.status().as_u16();
+    if (300..400).contains(&status) {
+        bail!("the API answered HTTP {status}, a redirect, which is not followed: the request carries credentials");
+    }
     let mut body = Vec::new();
     while let Some(chunk) =
         response.chunk().await.map_err(|e| anyhow::anyhow!("reading the answer failed: {}", e.without_url()))?
@@ -66,9 +69,6 @@ pub async fn call(url: &str, region: Option<String>, var: &impl Lookup) -> Resul
             bail!("the answer is larger than {MAX_ANSWER_BYTES} bytes; it was not read to the end");
         }
         body.extend_from_slice(&chunk);
-    }
-    if (300..400).contains(&status) {
-        bail!("the API answered HTTP {status}, a redirect, which is not followed: the request carries credentials");
     }
     Ok(Answer { status, body: terminal_safe(&String::from_utf8_lossy(&body)) })
 }

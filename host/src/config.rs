@@ -50,6 +50,15 @@ impl Lookup for ProcessEnv {
     }
 }
 
+/// An `on`/`off` switch that is on when unset.
+pub fn switch(var: &impl Lookup, name: &'static str) -> Result<bool, ConfigError> {
+    match var.get(name)?.unwrap_or_default().trim().to_ascii_lowercase().as_str() {
+        "" | "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(ConfigError { variable: name, problem: "must be on or off".into() }),
+    }
+}
+
 pub fn from_env() -> Result<Config, ConfigError> {
     from_lookup(&ProcessEnv)
 }

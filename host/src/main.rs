@@ -156,20 +156,12 @@ async fn init_function() -> std::result::Result<Function, (&'static str, anyhow:
     let limits = Limits::from_env().map_err(|e| ("Runtime.InvalidConfiguration", e.into()))?;
     let component = std::env::var_os(COMPONENT_VAR).map(PathBuf::from);
     let runner = load_runner(component.as_deref(), limits).map_err(|e| ("Runtime.ComponentLoadFailed", e))?;
-    if preconnect().map_err(|e| ("Runtime.InvalidConfiguration", e.into()))? {
+    let preconnect = attach_iot_policy::config::switch(&ProcessEnv, "ATTACH_IOT_POLICY_PRECONNECT")
+        .map_err(|e| ("Runtime.InvalidConfiguration", e.into()))?;
+    if preconnect {
         aws.preconnect(cognito_region(&config.allowed_user_pool_ids)).await;
     }
     Ok(Function::new(Arc::new(runner), Arc::new(config), Arc::new(aws)))
-}
-
-/// `ATTACH_IOT_POLICY_PRECONNECT`: `on` (the default) or `off`.
-fn preconnect() -> std::result::Result<bool, ConfigError> {
-    use attach_iot_policy::config::Lookup;
-    match ProcessEnv.get("ATTACH_IOT_POLICY_PRECONNECT")?.unwrap_or_default().trim().to_ascii_lowercase().as_str() {
-        "" | "on" => Ok(true),
-        "off" => Ok(false),
-        _ => Err(ConfigError { variable: "ATTACH_IOT_POLICY_PRECONNECT", problem: "must be on or off".into() }),
-    }
 }
 
 /// The region of Cognito calls, when the allowed user pools pin one.

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use crate::config::{ConfigError, Lookup};
+use crate::config::{ConfigError, Lookup, switch};
 use crate::runner::Outcome;
 
 /// Where the metrics go: on by default under Lambda; `ATTACH_IOT_POLICY_METRICS=off` turns them off.
@@ -22,12 +22,8 @@ pub const NAMESPACE: &str = "attach-iot-policy";
 impl Metrics {
     /// `None` when turned off.
     pub fn from_lookup(var: &impl Lookup) -> Result<Option<Self>, ConfigError> {
-        match var.get("ATTACH_IOT_POLICY_METRICS")?.unwrap_or_default().trim().to_ascii_lowercase().as_str() {
-            "" | "on" => {}
-            "off" => return Ok(None),
-            _ => {
-                return Err(ConfigError { variable: "ATTACH_IOT_POLICY_METRICS", problem: "must be on or off".into() });
-            }
+        if !switch(var, "ATTACH_IOT_POLICY_METRICS")? {
+            return Ok(None);
         }
         let function_name = var.get("AWS_LAMBDA_FUNCTION_NAME")?.unwrap_or_else(|| "local".into());
         Ok(Some(Self { function_name }))

@@ -317,12 +317,11 @@ pub fn http_client(roots: Option<&[CertificateDer<'static>]>) -> reqwest::Client
         // A certificate rustls cannot use is left out; the handshake then says so.
         store.add_parsable_certificates(extra.iter().cloned());
     }
-    let roots = store;
     let mut tls =
         rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
             .with_safe_default_protocol_versions()
             .expect("ring supports the default TLS versions")
-            .with_root_certificates(roots)
+            .with_root_certificates(store)
             .with_no_client_auth();
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     reqwest::Client::builder().tls_backend_preconfigured(tls)
