@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 
-use crate::aws::client::{ca_bundle, http_client, identity_from_env, sign};
+use crate::aws::client::{ca_bundle, http_client, sign};
+use crate::aws::credentials::{ChainSettings, CredentialSource};
 use crate::config::Lookup;
 
 /// The most of an answer `call` reads; the function's answers are a few hundred bytes.
@@ -27,8 +28,8 @@ pub fn region_of_url(url: &reqwest::Url) -> Option<String> {
     attach_iot_policy_ids::is_region(region).then(|| region.to_owned())
 }
 
-/// Signs a GET for `url` with the credentials in the environment (signing
-/// name `execute-api`) and sends it.
+/// Signs a GET for `url` (signing name `execute-api`) with the credentials in
+/// the environment, else the credential chain's, and sends it.
 pub async fn call(url: &str, region: Option<String>, var: &impl Lookup) -> Result<Answer> {
     let parsed = reqwest::Url::parse(url).context("--url is not a URL")?;
     if !matches!(parsed.scheme(), "http" | "https") {
@@ -38,7 +39,16 @@ pub async fn call(url: &str, region: Option<String>, var: &impl Lookup) -> Resul
         .or_else(|| region_of_url(&parsed))
         .or(var.get("AWS_REGION")?)
         .context("no region: pass --region, or set AWS_REGION, for a URL that does not name one")?;
-    let identity = identity_from_env(var)?;
+    // No redirects: the signed headers (the session token among them) would
+    // go to a host the user never named.
+    let client = http_client(Some(&ca_bundle(var)?))
+        .timeout(Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none())
+        .referer(false)
+        .build()?;
+    let chain = ChainSettings { region: Some(region.clone()), http: Some(client.clone()) };
+    let credentials = CredentialSource::from_lookup(var, cfg!(feature = "credential-chain").then_some(chain))?;
+    let identity = credentials.identity().await.map_err(|e| anyhow::anyhow!("{}", e.message()))?;
     let mut request = http::Request::builder()
         .method("GET")
         .uri(parsed.as_str())
@@ -47,13 +57,6 @@ pub async fn call(url: &str, region: Option<String>, var: &impl Lookup) -> Resul
         .context("building the request")?;
     sign(&identity, &region, "execute-api", &mut request).map_err(|e| anyhow::anyhow!("{}", e.message()))?;
 
-    // No redirects: the signed headers (the session token among them) would
-    // go to a host the user never named.
-    let client = http_client(Some(&ca_bundle(var)?))
-        .timeout(Duration::from_secs(30))
-        .redirect(reqwest::redirect::Policy::none())
-        .referer(false)
-        .build()?;
     let request = reqwest::Request::try_from(request).context("building the request")?;
     let mut response =
         client.execute(request).await.map_err(|e| anyhow::anyhow!("the request failed: {}", e.without_url()))?;

@@ -14,9 +14,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::format::{JsonFields, Writer};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormattedFields};
+use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::config::{ConfigError, Lookup, ProcessEnv};
 
@@ -26,17 +30,25 @@ use crate::config::{ConfigError, Lookup, ProcessEnv};
 pub fn init() -> Result<(), ConfigError> {
     let settings = settings(&ProcessEnv);
     let (level, json) = settings.clone().unwrap_or((tracing::Level::INFO, false));
-    let builder = tracing_subscriber::fmt()
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_max_level(level)
         .with_target(false)
         .with_ansi(!json && std::io::stderr().is_terminal());
+    let registry = tracing_subscriber::registry();
     if json {
-        builder.fmt_fields(JsonFields::new()).event_format(LambdaJson).init();
+        registry.with(layer.fmt_fields(JsonFields::new()).event_format(LambdaJson).with_filter(targets(level))).init();
     } else {
-        builder.init();
+        registry.with(layer.with_filter(targets(level))).init();
     }
     settings.map(drop)
+}
+
+/// Our events at `level`; other crates' (the credential chain's AWS SDK
+/// crates) at ERROR at most: their warnings and debug lines print raw
+/// responses and commands, which can hold credentials.
+fn targets(level: tracing::Level) -> Targets {
+    let level = LevelFilter::from_level(level);
+    Targets::new().with_target(env!("CARGO_CRATE_NAME"), level).with_default(level.min(LevelFilter::ERROR))
 }
 
 /// Lambda's JSON log line. Span fields are kept as JSON by [`JsonFields`].

@@ -193,6 +193,7 @@ fn run(command: Command) -> Result<()> {
             component,
             show_calls,
         } => {
+            let runtime = runtime()?;
             let config = Arc::new(attach_iot_policy::config::from_env()?);
             let limits = Limits::from_env()?;
             let event = read_event(&event, limits.max_event_bytes)?;
@@ -206,7 +207,7 @@ fn run(command: Command) -> Result<()> {
                 let state: AccountState = serde_json::from_str(&state).context("reading the simulated account")?;
                 Arc::new(SimulatedAccount::new(state))
             } else {
-                Arc::new(AwsClient::from_env()?)
+                Arc::new(runtime.block_on(command_line_client())?)
             };
             let recording = show_calls.then(|| Arc::new(Recording::new(aws.clone())));
             let backend = recording.clone().map_or(aws, |r| r as Arc<dyn Aws>);
@@ -218,7 +219,7 @@ fn run(command: Command) -> Result<()> {
                 deadline: runner::deadline_in(Duration::from_millis(timeout_ms)),
                 trace_id: None,
             };
-            let outcome = runtime()?.block_on(function.invoke(&event, &invocation));
+            let outcome = runtime.block_on(function.invoke(&event, &invocation));
             for call in recording.iter().flat_map(|r| r.take()) {
                 eprintln!("{}", serde_json::to_string(&call)?);
             }
@@ -245,6 +246,18 @@ fn run(command: Command) -> Result<()> {
             std::fs::write(&out, cwasm).with_context(|| format!("writing {}", out.display()))
         }
     }
+}
+
+/// The command line's AWS client: with the credential chain when it is built
+/// in, and its credentials fetched now, so that a command without any stops
+/// before it starts.
+async fn command_line_client() -> Result<AwsClient> {
+    #[cfg(feature = "credential-chain")]
+    let aws = AwsClient::from_env_or_profile().await?;
+    #[cfg(not(feature = "credential-chain"))]
+    let aws = AwsClient::from_env()?;
+    aws.check_credentials().await.map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+    Ok(aws)
 }
 
 /// Prints a line on stdout; a reader that went away (`| head`) is not an error.

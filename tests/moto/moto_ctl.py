@@ -2,11 +2,13 @@
 
     moto_ctl.py setup URL   -> JSON with the IDs and keys the tests use
     moto_ctl.py state URL JSON-QUERY -> JSON with the policies and attributes
+    moto_ctl.py assume URL JSON-QUERY -> JSON with a role's temporary credentials
     moto_ctl.py auth URL on|off
 
 moto checks signatures and IAM policies only while auth is on; setup and
 state run with it off (moto misverifies requests that have no body).
 """
+import datetime
 import json
 import os
 import ssl
@@ -64,7 +66,21 @@ def setup(url):
 
     iam = client(url, "iam")
     allowed = ["iot:AttachPolicy", "cognito-idp:ListUsers", "cognito-idp:AdminUpdateUserAttributes"]
+    # For the credential chain's assume-role profile: a role with the
+    # function's permissions, and a user who may only assume it. moto matches
+    # a trust policy's principal exactly (AWS also takes the account's root).
+    assume_only_key = iam_user(iam, "assume-only", ["sts:AssumeRole"])
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::123456789012:user/assume-only"},
+        "Action": "sts:AssumeRole",
+    }]}
+    role = iam.create_role(RoleName="attach-iot-policy-role", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    role_policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": allowed, "Resource": "*"}]}
+    iam.put_role_policy(RoleName=role["RoleName"], PolicyName="fn", PolicyDocument=json.dumps(role_policy))
     return {
+        "roleArn": role["Arn"],
+        "assumeOnlyKey": assume_only_key,
         "region": REGION,
         "policyName": "iot-connect-own-topics",
         "identityPoolId": pool_id,
@@ -73,6 +89,21 @@ def setup(url):
         "users": users,
         "functionKey": iam_user(iam, "attach-iot-policy-fn", allowed),
         "attachOnlyKey": iam_user(iam, "attach-only-fn", ["iot:AttachPolicy"]),
+    }
+
+
+def assume(url, query):
+    """Temporary credentials for the role, as a container endpoint serves them (auth stays on)."""
+    sts = boto3.client(
+        "sts", endpoint_url=url, region_name=REGION,
+        aws_access_key_id=query["id"], aws_secret_access_key=query["secret"],
+    )
+    credentials = sts.assume_role(RoleArn=query["roleArn"], RoleSessionName="container")["Credentials"]
+    return {
+        "AccessKeyId": credentials["AccessKeyId"],
+        "SecretAccessKey": credentials["SecretAccessKey"],
+        "Token": credentials["SessionToken"],
+        "Expiration": credentials["Expiration"].astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
 
 
@@ -95,6 +126,8 @@ def main():
         print(json.dumps(setup(url)))
     elif command == "state":
         print(json.dumps(state(url, json.loads(sys.argv[3]))))
+    elif command == "assume":
+        print(json.dumps(assume(url, json.loads(sys.argv[3]))))
     elif command == "auth":
         auth(url, sys.argv[3] == "on")
     else:

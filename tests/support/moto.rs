@@ -108,18 +108,25 @@ impl Moto {
     /// Runs `attach-iot-policy invoke` against moto with only the given
     /// environment, and checks that no secret reached its output.
     pub fn invoke(&self, event: &str, key: &str, secret: &str, extra_env: &[(&str, &str)]) -> (Output, Value) {
+        let mut env = vec![("AWS_ACCESS_KEY_ID", key), ("AWS_SECRET_ACCESS_KEY", secret)];
+        env.extend_from_slice(extra_env);
+        self.invoke_with(event, &[secret], &env)
+    }
+
+    /// Runs `attach-iot-policy invoke` against moto with the region, the
+    /// endpoint and the policy name, and otherwise only `env`: credentials
+    /// come from there. Checks that none of `secrets` reached the output.
+    pub fn invoke_with(&self, event: &str, secrets: &[&str], env: &[(&str, &str)]) -> (Output, Value) {
         let mut command = Command::new(env!("CARGO_BIN_EXE_attach-iot-policy"));
         command
             .args(["invoke", "--event", "-"])
             .env_clear()
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ENDPOINT_URL", &self.url)
-            .env("AWS_ACCESS_KEY_ID", key)
-            .env("AWS_SECRET_ACCESS_KEY", secret)
             .env("AWS_LAMBDA_LOG_LEVEL", "DEBUG")
             .env("IOT_POLICY_NAME", self.s("/policyName"))
             .envs(self.ca_bundle())
-            .envs(extra_env.iter().copied())
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -127,7 +134,7 @@ impl Moto {
         child.stdin.take().unwrap().write_all(event.as_bytes()).unwrap();
         let out = child.wait_with_output().unwrap();
         let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        for secret in [secret, "Signature=", "AWS4-HMAC-SHA256", "authorization"] {
+        for secret in secrets.iter().copied().chain(["Signature=", "AWS4-HMAC-SHA256", "authorization"]) {
             assert!(!all.contains(secret), "a secret reached the output ({secret}):\n{all}");
         }
         let response = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);

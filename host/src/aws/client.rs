@@ -4,7 +4,6 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
-use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
@@ -12,6 +11,9 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 use tracing::{Level, event};
 
+#[cfg(feature = "credential-chain")]
+use super::credentials::ChainSettings;
+use super::credentials::CredentialSource;
 use super::endpoints::{Endpoints, Service};
 use super::errors::{classify, is_retryable};
 use super::retry::{RetryPolicy, RetryQuota};
@@ -36,7 +38,7 @@ pub enum SetupError {
     #[error("{0}")]
     Credentials(String),
     #[error(
-        "AWS_REGION is not set (nor AWS_DEFAULT_REGION): the region whose IoT endpoint gets the policy, for example us-east-1"
+        "AWS_REGION is not set (nor AWS_DEFAULT_REGION, nor a region in the AWS_PROFILE's profile): the region whose IoT endpoint gets the policy, for example us-east-1"
     )]
     MissingRegion,
     #[error("{0} is not an AWS region name")]
@@ -53,8 +55,8 @@ pub enum SetupError {
 
 pub struct AwsClient {
     http: reqwest::Client,
-    /// `Identity` keeps the credentials; its `Debug` redacts them.
-    identity: Identity,
+    /// Its `Debug` shows where the credentials come from, never them.
+    credentials: CredentialSource,
     region: String,
     endpoints: Endpoints,
     retry: RetryPolicy,
@@ -63,34 +65,48 @@ pub struct AwsClient {
 }
 
 impl AwsClient {
+    /// The Lambda bootstrap's client: credentials from the environment only.
     pub fn from_env() -> Result<Self, SetupError> {
         Self::from_lookup(&ProcessEnv, RetryPolicy::from_lookup(&ProcessEnv)?)
     }
 
     pub fn from_lookup(var: &impl Lookup, retry: RetryPolicy) -> Result<Self, SetupError> {
-        let identity = credentials(var)?.into();
-        let (region_var, region) = match (var.get("AWS_REGION")?, var.get("AWS_DEFAULT_REGION")?) {
-            (Some(r), _) if !r.trim().is_empty() => ("AWS_REGION", r),
-            (_, Some(r)) if !r.trim().is_empty() => ("AWS_DEFAULT_REGION", r),
-            _ => return Err(SetupError::MissingRegion),
+        let region = region(var)?.ok_or(SetupError::MissingRegion)?;
+        let http = client(var)?;
+        Ok(Self::new(http, CredentialSource::environment_only(var)?, region, Endpoints::from_lookup(var)?, retry))
+    }
+
+    /// The command line's client: region and credentials as the AWS SDKs find
+    /// them. The environment first; then `AWS_PROFILE`'s region, and the
+    /// credential chain, when the environment holds none.
+    #[cfg(feature = "credential-chain")]
+    pub async fn from_env_or_profile() -> Result<Self, SetupError> {
+        let var = &ProcessEnv;
+        let retry = RetryPolicy::from_lookup(var)?;
+        let region = match region(var)? {
+            Some(region) => region,
+            None => profile_region().await?,
         };
-        let region = region.trim().to_owned();
-        if !attach_iot_policy_ids::is_region(&region) {
-            return Err(SetupError::BadRegion(region_var));
-        }
-        let endpoints = Endpoints::from_lookup(var)?;
-        for (name, url) in endpoints.overrides() {
-            if reqwest::Url::parse(url).map_or(true, |u| !matches!(u.scheme(), "http" | "https")) {
-                return Err(SetupError::BadEndpoint(name));
-            }
-        }
-        let http = http_client(Some(&ca_bundle(var)?))
-            .connect_timeout(CONNECT_TIMEOUT)
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .user_agent(concat!("attach-iot-policy/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| SetupError::Http(e.to_string()))?;
-        Ok(Self { http, identity, region, endpoints, retry, quota: RetryQuota::new() })
+        let http = client(var)?;
+        let settings = ChainSettings { region: Some(region.clone()), http: Some(http.clone()) };
+        let credentials = CredentialSource::from_lookup(var, Some(settings))?;
+        Ok(Self::new(http, credentials, region, Endpoints::from_lookup(var)?, retry))
+    }
+
+    fn new(
+        http: reqwest::Client,
+        credentials: CredentialSource,
+        region: String,
+        endpoints: Endpoints,
+        retry: RetryPolicy,
+    ) -> Self {
+        Self { http, credentials, region, endpoints, retry, quota: RetryQuota::new() }
+    }
+
+    /// Fetches the credentials now, so that a command fails before its first
+    /// call when there are none.
+    pub async fn check_credentials(&self) -> Result<(), AwsError> {
+        self.credentials.identity().await.map(drop)
     }
 
     /// Opens the connections the first invocation will use before it comes:
@@ -205,7 +221,8 @@ impl AwsClient {
         if now >= cx.deadline {
             return Err((None, AwsError::Unavailable("the invocation's deadline passed before the call".into())));
         }
-        let request = self.signed_request(cx, op).map_err(|e| (None, e))?;
+        let identity = self.credentials.identity().await.map_err(|e| (None, e))?;
+        let request = self.signed_request(cx, op, &identity).map_err(|e| (None, e))?;
         let mut request = reqwest::Request::try_from(request)
             .map_err(|_| (None, AwsError::Other("the request could not be built".into())))?;
         *request.timeout_mut() = Some(self.retry.attempt_timeout(now, cx.deadline));
@@ -221,7 +238,12 @@ impl AwsClient {
         }
     }
 
-    fn signed_request(&self, cx: &CallContext, op: &Operation<'_>) -> Result<http::Request<Vec<u8>>, AwsError> {
+    fn signed_request(
+        &self,
+        cx: &CallContext,
+        op: &Operation<'_>,
+        identity: &Identity,
+    ) -> Result<http::Request<Vec<u8>>, AwsError> {
         let base = self.endpoints.resolve(op.service, op.region);
         let url = format!("{base}{}", op.path);
         let mut builder = http::Request::builder().method(op.method).uri(&url);
@@ -235,7 +257,7 @@ impl AwsClient {
         let mut request =
             builder.body(op.body.clone()).map_err(|_| AwsError::InvalidRequest("the request URL is invalid".into()))?;
 
-        sign(&self.identity, op.region, op.service.signing_name(), &mut request)?;
+        sign(identity, op.region, op.service.signing_name(), &mut request)?;
         Ok(request)
     }
 
@@ -284,11 +306,6 @@ pub fn sign(
         .into_parts();
     instructions.apply_to_request_http1x(request);
     Ok(())
-}
-
-/// The credentials in the environment, as an `Identity` to sign with.
-pub fn identity_from_env(var: &impl Lookup) -> Result<Identity, SetupError> {
-    credentials(var).map(Into::into)
 }
 
 /// The trust anchors `AWS_CA_BUNDLE` names, as the AWS SDKs read it: a PEM
@@ -354,22 +371,45 @@ struct Operation<'a> {
     body: Vec<u8>,
 }
 
-fn credentials(var: &impl Lookup) -> Result<Credentials, SetupError> {
-    let get = |name: &'static str| var.get(name).map(|v| v.filter(|v| !v.trim().is_empty()));
-    let (key, secret, token) = (get("AWS_ACCESS_KEY_ID")?, get("AWS_SECRET_ACCESS_KEY")?, get("AWS_SESSION_TOKEN")?);
-    let missing = |what: &str| {
-        SetupError::Credentials(format!(
-            "{what}; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials), \
-             for example with: eval \"$(aws configure export-credentials --format env)\""
-        ))
+/// `AWS_REGION`, else `AWS_DEFAULT_REGION`, checked.
+fn region(var: &impl Lookup) -> Result<Option<String>, SetupError> {
+    let (region_var, region) = match (var.get("AWS_REGION")?, var.get("AWS_DEFAULT_REGION")?) {
+        (Some(r), _) if !r.trim().is_empty() => ("AWS_REGION", r),
+        (_, Some(r)) if !r.trim().is_empty() => ("AWS_DEFAULT_REGION", r),
+        _ => return Ok(None),
     };
-    match (key, secret) {
-        (Some(key), Some(secret)) => Ok(Credentials::new(key, secret, token, None, "environment")),
-        (Some(_), None) => Err(missing("AWS_SECRET_ACCESS_KEY is not set, but AWS_ACCESS_KEY_ID is")),
-        (None, Some(_)) => Err(missing("AWS_ACCESS_KEY_ID is not set, but AWS_SECRET_ACCESS_KEY is")),
-        (None, None) if token.is_some() => Err(missing("AWS_SESSION_TOKEN is set without an access key")),
-        (None, None) => Err(missing("no AWS credentials in the environment")),
+    let region = region.trim().to_owned();
+    if !attach_iot_policy_ids::is_region(&region) {
+        return Err(SetupError::BadRegion(region_var));
     }
+    Ok(Some(region))
+}
+
+/// The `region` of `AWS_PROFILE`'s profile in the shared config file.
+#[cfg(feature = "credential-chain")]
+async fn profile_region() -> Result<String, SetupError> {
+    use aws_config::meta::region::ProvideRegion as _;
+    let region = aws_config::profile::ProfileFileRegionProvider::new().region().await;
+    let region = region.map(|r| r.as_ref().to_owned()).ok_or(SetupError::MissingRegion)?;
+    if !attach_iot_policy_ids::is_region(&region) {
+        return Err(SetupError::BadRegion("the profile's region"));
+    }
+    Ok(region)
+}
+
+/// The HTTP client of every call, with the endpoints checked first.
+fn client(var: &impl Lookup) -> Result<reqwest::Client, SetupError> {
+    for (name, url) in Endpoints::from_lookup(var)?.overrides() {
+        if reqwest::Url::parse(url).map_or(true, |u| !matches!(u.scheme(), "http" | "https")) {
+            return Err(SetupError::BadEndpoint(name));
+        }
+    }
+    http_client(Some(&ca_bundle(var)?))
+        .connect_timeout(CONNECT_TIMEOUT)
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        .user_agent(concat!("attach-iot-policy/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| SetupError::Http(e.to_string()))
 }
 
 /// A request that got no HTTP answer. The text names the kind of failure
@@ -472,6 +512,14 @@ mod tests {
         assert!(client(&KEYS).is_ok());
     }
 
+    fn identity(c: &AwsClient) -> Identity {
+        match &c.credentials {
+            CredentialSource::Environment(identity) => identity.clone(),
+            #[allow(unreachable_patterns)]
+            other => panic!("{other:?}"),
+        }
+    }
+
     fn untraced() -> CallContext {
         CallContext { deadline: Instant::now() + Duration::from_secs(10), trace_id: None }
     }
@@ -494,13 +542,13 @@ mod tests {
             headers: vec![("content-type", "application/json".into())],
             body: b"{}".to_vec(),
         };
-        let r = c.signed_request(&untraced(), &op).unwrap();
+        let r = c.signed_request(&untraced(), &op, &identity(&c)).unwrap();
         assert_eq!(r.uri().to_string(), "https://iot.us-east-1.amazonaws.com/target-policies/my%2Bpolicy%3D1");
         assert!(r.headers().get("x-amzn-trace-id").is_none());
         let auth = r.headers()["authorization"].to_str().unwrap();
         assert!(auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"), "{auth}");
         assert!(auth.contains("/us-east-1/iot/aws4_request"), "{auth}");
-        assert!(!format!("{:?}", c.identity).contains("wJalrXUtnFEMI"));
+        assert!(!format!("{:?}", c.credentials).contains("wJalrXUtnFEMI"));
     }
 
     #[test]
@@ -509,7 +557,7 @@ mod tests {
         let op = c.cognito("eu-west-1_AbC", "ListUsers", json!({})).unwrap();
         let trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1";
         let cx = CallContext { trace_id: Some(trace.into()), ..untraced() };
-        let r = c.signed_request(&cx, &op).unwrap();
+        let r = c.signed_request(&cx, &op, &identity(&c)).unwrap();
         assert_eq!(r.headers()["x-amzn-trace-id"], trace);
         let signed = r.headers()["authorization"].to_str().unwrap();
         assert!(!signed.contains("x-amzn-trace-id"), "left out of the signature, as the SDKs do: {signed}");

@@ -7,6 +7,7 @@
 //! - [`recording`]: keeps each call, for tests and `invoke --show-calls` only.
 
 pub mod client;
+pub mod credentials;
 pub mod endpoints;
 pub mod errors;
 pub mod guarded;
