@@ -42,8 +42,8 @@ const log = { write: (level, message) => console.error(`${level}: ${message}`) }
 const imports = {
   'attach-iot-policy:core/aws': aws,
   'attach-iot-policy:core/log': log,
-  'attach-iot-policy:core/aws@0.1.0': aws,
-  'attach-iot-policy:core/log@0.1.0': log,
+  'attach-iot-policy:core/aws@0.2.0': aws,
+  'attach-iot-policy:core/log@0.2.0': log,
 };
 
 const config = {

@@ -201,7 +201,7 @@ fn the_component_imports_nothing_but_its_own_interfaces() {
     let types = component.component_type();
     let mut imports: Vec<&str> = types.imports(&engine).map(|(name, _)| name).collect();
     imports.sort_unstable();
-    assert_eq!(imports, ["attach-iot-policy:core/aws@0.1.0", "attach-iot-policy:core/log@0.1.0"]);
+    assert_eq!(imports, ["attach-iot-policy:core/aws@0.2.0", "attach-iot-policy:core/log@0.2.0"]);
     assert!(!runner(Limits::default()).links_wasi(), "so the host links no WASI for it");
 }
 

@@ -33,7 +33,7 @@ world other {
 const ATTACHER_WITH_WASI: &str = "package test:wasi-user;
 world attacher-with-wasi {
     import wasi:cli/environment@0.2.0;
-    export attach-iot-policy:core/handler@0.1.0;
+    export attach-iot-policy:core/handler@0.2.0;
 }";
 
 fn invocation() -> Invocation {
@@ -88,7 +88,7 @@ fn a_component_of_another_world_is_refused_with_a_clear_message() {
     let wasm = component("other-world.wat", &[OTHER_WORLD], "other");
     let err = Runner::new(&wasm, Limits::default()).err().expect("another world is refused");
     let message = format!("{err:#}");
-    assert!(message.contains("is not of the world attach-iot-policy:core/attacher@0.1.0"), "{message}");
+    assert!(message.contains("is not of the world attach-iot-policy:core/attacher@0.2.0"), "{message}");
     assert!(message.contains("handler"), "it says what is missing: {message}");
 
     let not_a_component = Runner::new(b"\0asm\x01\0\0\0", Limits::default()).err().expect("a core module is refused");
@@ -142,6 +142,6 @@ fn the_cli_runs_a_component_given_on_the_command_line() {
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("is not of the world attach-iot-policy:core/attacher@0.1.0"), "{stderr}");
+    assert!(stderr.contains("is not of the world attach-iot-policy:core/attacher@0.2.0"), "{stderr}");
     let _ = std::fs::remove_dir_all(wasm.parent().unwrap());
 }

@@ -23,6 +23,10 @@ impl handler::Guest for Component {
             allowed_identity_pool_ids: config.allowed_identity_pool_ids,
             allowed_user_pool_ids: config.allowed_user_pool_ids,
             cors_allow_origin: config.cors_allow_origin,
+            attribute_value: match config.attribute_value {
+                handler::AttributeValue::LiteralTrue => types::AttributeValue::LiteralTrue,
+                handler::AttributeValue::IdentityId => types::AttributeValue::IdentityId,
+            },
         };
         let response = crate::handle(&event, &context, &config, &mut Imports);
         handler::Response { status_code: response.status_code, headers: response.headers, body: response.body }
@@ -52,6 +56,14 @@ impl types::Host for Imports {
         aws::update_attributes(user_pool_id, username, &attributes).map_err(from_wit)
     }
 
+    fn detach_policy(&mut self, policy_name: &str, target: &str) -> Result<(), types::AwsError> {
+        aws::detach_policy(policy_name, target).map_err(from_wit)
+    }
+
+    fn delete_attributes(&mut self, user_pool_id: &str, username: &str, names: &[String]) -> Result<(), types::AwsError> {
+        aws::delete_attributes(user_pool_id, username, names).map_err(from_wit)
+    }
+
     fn log(&mut self, level: types::Level, message: &str) {
         let level = match level {
             types::Level::Debug => log::Level::Debug,
@@ -71,6 +83,7 @@ fn from_wit(e: aws::Error) -> types::AwsError {
         aws::Error::InvalidRequest(m) => types::AwsError::InvalidRequest(m),
         aws::Error::Unavailable(m) => types::AwsError::Unavailable(m),
         aws::Error::Other(m) => types::AwsError::Other(m),
+        aws::Error::LimitExceeded(m) => types::AwsError::LimitExceeded(m),
     }
 }
 

@@ -5,10 +5,16 @@
 use crate::ids;
 use crate::types::Config;
 
+/// AWS IoT attaches at most this many policies to one Cognito identity.
+pub const MAX_POLICIES: usize = 10;
+
 /// Checks the rules the WIT states for `handler.config`; says which one failed.
 pub fn check(config: &Config) -> Result<(), &'static str> {
     if config.policy_names.is_empty() {
         return Err("the host passed an empty policy list");
+    }
+    if config.policy_names.len() > MAX_POLICIES {
+        return Err("the host passed more policies than AWS IoT attaches to one identity");
     }
     if !config.policy_names.iter().all(|p| ids::is_policy_name(p)) {
         return Err("the host passed a policy name that is not an IoT policy name");
@@ -40,6 +46,7 @@ mod tests {
             allowed_identity_pool_ids: vec![],
             allowed_user_pool_ids: vec![],
             cors_allow_origin: "*".into(),
+            attribute_value: Default::default(),
         }
     }
 
@@ -48,6 +55,7 @@ mod tests {
         assert_eq!(check(&good()), Ok(()));
         let bad = [
             Config { policy_names: vec![], ..good() },
+            Config { policy_names: (0..11).map(|i| format!("p{i}")).collect(), ..good() },
             Config { policy_names: vec!["..".into(), "a b".into()], ..good() },
             Config { attribute_name: "email".into(), ..good() },
             Config { allowed_identity_pool_ids: vec!["us-west-2_Pool".into()], ..good() },

@@ -38,6 +38,8 @@ pub enum Decision {
     /// Answer a CORS preflight; no identity is needed.
     Preflight,
     Attach(Plan),
+    /// `DELETE`, or a direct invocation's `{"action": "detach"}`.
+    Detach(Plan),
     Refuse(Refusal),
 }
 
@@ -45,7 +47,16 @@ pub fn decide(event: &Event, config: &Config) -> Decision {
     if event.method.as_deref().is_some_and(|m| m.eq_ignore_ascii_case("OPTIONS")) {
         return Decision::Preflight;
     }
+    let detach = match (&event.source, event.action.as_deref()) {
+        (Source::Direct, None | Some("attach")) => false,
+        (Source::Direct, Some("detach")) => true,
+        (Source::Direct, Some(_)) => {
+            return Decision::Refuse(Refusal::InvalidEvent("the event's action must be \"attach\" or \"detach\"".into()));
+        }
+        _ => event.method.as_deref().is_some_and(|m| m.eq_ignore_ascii_case("DELETE")),
+    };
     match plan(event, config) {
+        Ok(plan) if detach => Decision::Detach(plan),
         Ok(plan) => Decision::Attach(plan),
         Err(refusal) => Decision::Refuse(refusal),
     }
@@ -125,11 +136,12 @@ mod tests {
             allowed_identity_pool_ids: vec![],
             allowed_user_pool_ids: vec![],
             cors_allow_origin: "*".into(),
+            attribute_value: Default::default(),
         }
     }
 
     fn rest(claim: Claim) -> Event {
-        Event { source: Source::RestV1, method: Some("GET".into()), claim: Some(claim), identity_mismatch: false }
+        Event { source: Source::RestV1, method: Some("GET".into()), claim: Some(claim), identity_mismatch: false, action: None }
     }
 
     fn good_claim() -> Claim {
@@ -151,7 +163,7 @@ mod tests {
 
     #[test]
     fn preflight_needs_no_identity() {
-        let e = Event { source: Source::RestV1, method: Some("OPTIONS".into()), claim: None, identity_mismatch: false };
+        let e = Event { source: Source::RestV1, method: Some("OPTIONS".into()), claim: None, identity_mismatch: false, action: None };
         assert_eq!(decide(&e, &config()), Decision::Preflight);
     }
 
@@ -209,7 +221,7 @@ mod tests {
 
     #[test]
     fn no_claim_is_unauthenticated() {
-        let e = Event { source: Source::RestV1, method: None, claim: None, identity_mismatch: false };
+        let e = Event { source: Source::RestV1, method: None, claim: None, identity_mismatch: false, action: None };
         assert!(matches!(decide(&e, &config()), Decision::Refuse(Refusal::Unauthenticated(_))));
     }
 
@@ -220,10 +232,21 @@ mod tests {
             method: None,
             claim: Some(Claim { authenticated: None, ..good_claim() }),
             identity_mismatch: false,
+            action: None,
         };
         let Decision::Attach(plan) = decide(&e, &config()) else { panic!() };
         assert_eq!(plan.user, None);
+        let detach = Event { action: Some("detach".into()), ..e.clone() };
+        assert_eq!(decide(&detach, &config()), Decision::Detach(plan));
+        let unknown = Event { action: Some("DELETE".into()), ..e.clone() };
+        assert!(matches!(decide(&unknown, &config()), Decision::Refuse(Refusal::InvalidEvent(_))));
         let forged = Event { identity_mismatch: true, ..e };
         assert_eq!(decide(&forged, &config()), Decision::Refuse(Refusal::IdentityMismatch));
+    }
+
+    #[test]
+    fn delete_detaches() {
+        let e = Event { method: Some("delete".into()), ..rest(good_claim()) };
+        assert!(matches!(decide(&e, &config()), Decision::Detach(_)));
     }
 }

@@ -84,6 +84,9 @@ pub struct Event {
     /// A direct invocation whose event claims a different identity than the
     /// one Lambda vouches for: a forgery.
     pub identity_mismatch: bool,
+    /// A direct invocation's `"action"`: `attach` (the default) or `detach`.
+    /// API Gateway events say it with the method instead.
+    pub action: Option<String>,
 }
 
 /// Why the event could not be read.
@@ -97,6 +100,7 @@ pub enum EventError {
 #[derive(Deserialize)]
 struct RawEvent {
     version: Option<String>,
+    action: Option<String>,
     #[serde(rename = "httpMethod")]
     http_method: Option<String>,
     #[serde(rename = "requestContext")]
@@ -194,10 +198,11 @@ pub fn parse(event: &str, lambda_cognito_identity: Option<&str>) -> Result<Event
             .as_ref()
             .and_then(|c| c.identity_id.as_deref())
             .is_some_and(|claimed| Some(claimed) != direct.identity_id.as_deref());
-        return Ok(Event { source: Source::Direct, method, claim: Some(direct), identity_mismatch });
+        let action = raw.action;
+        return Ok(Event { source: Source::Direct, method, claim: Some(direct), identity_mismatch, action });
     }
     let source = if is_http_v2 { Source::HttpV2 } else { Source::RestV1 };
-    Ok(Event { source, method, claim, identity_mismatch: false })
+    Ok(Event { source, method, claim, identity_mismatch: false, action: None })
 }
 
 fn parse_lambda_identity(header: &str) -> Result<Claim, EventError> {

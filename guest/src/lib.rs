@@ -45,7 +45,7 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
     core::arch::wasm32::unreachable()
 }
 
-pub use types::{Attribute, AwsError, Config, Context, Host, Level, Response};
+pub use types::{Attribute, AttributeValue, AwsError, Config, Context, Host, Level, Response};
 
 use decide::{Decision, Refusal};
 use prelude::*;
@@ -70,8 +70,12 @@ pub fn handle(event: &str, context: &Context, config: &Config, host: &mut impl H
             response::refusal(&refusal, config)
         }
         Decision::Attach(plan) => {
-            let outcome = flow::run(&plan, config, host);
+            let outcome = flow::attach(&plan, config, host);
             response::outcome(&outcome, &plan, config)
+        }
+        Decision::Detach(plan) => {
+            let outcome = flow::detach(&plan, config, host);
+            response::detached(&outcome, &plan, config)
         }
     }
 }

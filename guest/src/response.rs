@@ -7,13 +7,13 @@ use crate::prelude::*;
 use serde_json::{Value, json};
 
 use crate::decide::{Plan, Refusal};
-use crate::flow::{Outcome, Step};
+use crate::flow::{Detached, Outcome, Step};
 use crate::types::{AwsError, Config, Response};
 
 /// How long a throttled client should wait before calling again, in seconds.
 const RETRY_AFTER_SECONDS: &str = "1";
 const PREFLIGHT_MAX_AGE_SECONDS: &str = "600";
-const ALLOWED_METHODS: &str = "GET,POST,OPTIONS";
+const ALLOWED_METHODS: &str = "GET,POST,DELETE,OPTIONS";
 /// What a SigV4-signed browser request sends.
 const ALLOWED_HEADERS: &str =
     "Authorization,Content-Type,X-Amz-Date,X-Amz-Security-Token,X-Amz-Content-Sha256,X-Amz-User-Agent";
@@ -67,9 +67,21 @@ pub fn outcome(outcome: &Outcome, plan: &Plan, config: &Config) -> Response {
             }),
             config,
         ),
+        Outcome::Failed { step, error: AwsError::LimitExceeded(_), attached } => json_response(
+            409,
+            json!({
+                "error": "iot-policy-limit-exceeded",
+                "message": "the identity already has as many IoT policies attached as AWS IoT allows (10 per \
+                            Cognito identity); detach one first. The attribute was not changed",
+                "step": step.name(),
+                "identityId": plan.identity_id,
+                "policiesAttached": attached,
+                "attributeUpdated": false,
+            }),
+            config,
+        ),
         Outcome::Failed { step, error, attached } => {
-            let throttled = matches!(error, AwsError::Throttled(_));
-            let (status, code) = if throttled { (503, "throttled") } else { (502, "aws-error") };
+            let (status, code) = failure_status(error);
             let body = json!({
                 "error": code,
                 "message": format!("{} failed ({}); the attribute was not changed", describe(*step), error.kind()),
@@ -78,13 +90,57 @@ pub fn outcome(outcome: &Outcome, plan: &Plan, config: &Config) -> Response {
                 "policiesAttached": attached,
                 "attributeUpdated": false,
             });
-            let mut response = json_response(status, body, config);
-            if throttled {
-                response.headers.push(("Retry-After".into(), RETRY_AFTER_SECONDS.into()));
-            }
-            response
+            failure_response(status, body, error, config)
         }
     }
+}
+
+/// The answer to a detach.
+pub fn detached(outcome: &Detached, plan: &Plan, config: &Config) -> Response {
+    let policies = &config.policy_names;
+    match outcome {
+        Detached::Done { attribute_cleared, user_found } => {
+            let noun = if policies.len() == 1 { "IoT Policy" } else { "IoT Policies" };
+            let mut body = json!({
+                "msg": format!("{noun} {} detached from Cognito federated identity ID {}", policies.join(", "), plan.identity_id),
+                "identityId": plan.identity_id,
+                "policies": policies,
+                "attributeCleared": attribute_cleared,
+            });
+            if plan.user.is_some() && !user_found {
+                body["userFound"] = false.into();
+            }
+            json_response(200, body, config)
+        }
+        Detached::Failed { step, error, attribute_cleared, detached } => {
+            let (status, code) = failure_status(error);
+            let kept = if *attribute_cleared { "the attribute was removed first" } else { "the attribute was not changed" };
+            let body = json!({
+                "error": code,
+                "message": format!("{} failed ({}); {kept}", describe(*step), error.kind()),
+                "step": step.name(),
+                "identityId": plan.identity_id,
+                "policiesDetached": detached,
+                "attributeCleared": attribute_cleared,
+            });
+            failure_response(status, body, error, config)
+        }
+    }
+}
+
+fn failure_status(error: &AwsError) -> (u16, &'static str) {
+    match error {
+        AwsError::Throttled(_) => (503, "throttled"),
+        _ => (502, "aws-error"),
+    }
+}
+
+fn failure_response(status: u16, body: Value, error: &AwsError, config: &Config) -> Response {
+    let mut response = json_response(status, body, config);
+    if matches!(error, AwsError::Throttled(_)) {
+        response.headers.push(("Retry-After".into(), RETRY_AFTER_SECONDS.into()));
+    }
+    response
 }
 
 /// 500: the host broke the WIT's rules for the configuration. The CORS header
@@ -103,6 +159,8 @@ fn describe(step: Step) -> &'static str {
         Step::AttachPolicy => "attaching the IoT policy",
         Step::ListUsers => "looking up the user",
         Step::UpdateAttributes => "setting the user attribute",
+        Step::DeleteAttributes => "removing the user attribute",
+        Step::DetachPolicy => "detaching the IoT policy",
     }
 }
 

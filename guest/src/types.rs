@@ -11,6 +11,7 @@ pub enum AwsError {
     InvalidRequest(String),
     Unavailable(String),
     Other(String),
+    LimitExceeded(String),
 }
 
 impl AwsError {
@@ -23,6 +24,7 @@ impl AwsError {
             AwsError::InvalidRequest(_) => "invalid-request",
             AwsError::Unavailable(_) => "unavailable",
             AwsError::Other(_) => "other",
+            AwsError::LimitExceeded(_) => "limit-exceeded",
         }
     }
 
@@ -33,7 +35,8 @@ impl AwsError {
             | AwsError::Throttled(m)
             | AwsError::InvalidRequest(m)
             | AwsError::Unavailable(m)
-            | AwsError::Other(m) => m,
+            | AwsError::Other(m)
+            | AwsError::LimitExceeded(m) => m,
         }
     }
 }
@@ -69,6 +72,17 @@ pub struct Config {
     pub allowed_identity_pool_ids: Vec<String>,
     pub allowed_user_pool_ids: Vec<String>,
     pub cors_allow_origin: String,
+    pub attribute_value: AttributeValue,
+}
+
+/// What the attribute holds once every policy is attached (WIT `handler.attribute-value`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AttributeValue {
+    /// `"true"`.
+    #[default]
+    LiteralTrue,
+    /// The identity ID the policies are attached to.
+    IdentityId,
 }
 
 /// An API Gateway proxy response (WIT `handler.response`).
@@ -90,5 +104,7 @@ pub trait Host {
         username: &str,
         attributes: &[Attribute],
     ) -> Result<(), AwsError>;
+    fn detach_policy(&mut self, policy_name: &str, target: &str) -> Result<(), AwsError>;
+    fn delete_attributes(&mut self, user_pool_id: &str, username: &str, names: &[String]) -> Result<(), AwsError>;
     fn log(&mut self, level: Level, message: &str);
 }

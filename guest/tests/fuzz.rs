@@ -66,6 +66,16 @@ impl Host for Recorder {
         self.calls.push(("update-attributes".into(), args));
         Err(AwsError::NotFound("UserNotFoundException".into()))
     }
+    fn detach_policy(&mut self, policy: &str, target: &str) -> Result<(), AwsError> {
+        self.calls.push(("detach-policy".into(), vec![policy.into(), target.into()]));
+        Ok(())
+    }
+    fn delete_attributes(&mut self, pool: &str, user: &str, names: &[String]) -> Result<(), AwsError> {
+        let mut args = vec![pool.to_owned(), user.to_owned()];
+        args.extend(names.iter().cloned());
+        self.calls.push(("delete-attributes".into(), args));
+        Ok(())
+    }
     fn log(&mut self, _: Level, _: &str) {}
 }
 
@@ -76,6 +86,7 @@ fn config() -> Config {
         allowed_identity_pool_ids: vec![],
         allowed_user_pool_ids: vec![],
         cors_allow_origin: "https://app.example.com".into(),
+        attribute_value: Default::default(),
     }
 }
 
@@ -107,7 +118,11 @@ fn check(event: &str, cognito_identity: Option<&str>) -> Result<(), TestCaseErro
             prop_assert!(event.contains(&args[0]), "{} is not in the event", args[0]);
             prop_assert!(ids::region_of_user_pool_id(&args[0]).is_some());
         }
-        if op == "attach-policy" {
+        if op == "detach-policy" && host.calls.iter().any(|(op, _)| op == "delete-attributes") {
+            let first = host.calls.iter().position(|(op, _)| op == "delete-attributes");
+            prop_assert!(first < Some(i), "a policy was detached before the attribute went: {:?}", host.calls);
+        }
+        if op == "attach-policy" || op == "detach-policy" {
             prop_assert!(ids::region_of_regional_uuid(&args[1]).is_some(), "target {}", args[1]);
         }
     }
@@ -123,6 +138,8 @@ fn crafted() -> impl Strategy<Value = Value> {
         Just(Value::String("authenticated".into())),
         Just(Value::String("unauthenticated".into())),
         Just(Value::String("OPTIONS".into())),
+        Just(Value::String("DELETE".into())),
+        Just(Value::String("detach".into())),
         Just(serde_json::json!(["authenticated", POOL_ISSUER, format!("{POOL_ISSUER}:CognitoSignIn:{SUB}")])),
         Just(Value::Null),
         Just(serde_json::json!(12)),

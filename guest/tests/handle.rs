@@ -1,6 +1,6 @@
 //! The whole pipeline, natively, against a recording fake of the imports.
 
-use attach_iot_policy_guest::{Attribute, AwsError, Config, Context, Host, Level, handle};
+use attach_iot_policy_guest::{Attribute, AttributeValue, AwsError, Config, Context, Host, Level, handle};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -45,6 +45,16 @@ impl Host for Fake {
         let known = (self.sub_alias && username == SUB) || self.usernames.iter().any(|u| u == username);
         if known { Ok(()) } else { Err(AwsError::NotFound("UserNotFoundException".into())) }
     }
+    fn detach_policy(&mut self, policy_name: &str, target: &str) -> Result<(), AwsError> {
+        self.calls.push(format!("detach-policy {policy_name} {target}"));
+        self.check("detach-policy")
+    }
+    fn delete_attributes(&mut self, pool: &str, username: &str, names: &[String]) -> Result<(), AwsError> {
+        self.calls.push(format!("delete-attributes {pool} {username} {}", names.join(",")));
+        self.check("delete-attributes")?;
+        let known = (self.sub_alias && username == SUB) || self.usernames.iter().any(|u| u == username);
+        if known { Ok(()) } else { Err(AwsError::NotFound("UserNotFoundException".into())) }
+    }
     fn log(&mut self, level: Level, message: &str) {
         self.logs.push(format!("{level:?} {message}"));
     }
@@ -57,6 +67,7 @@ fn config() -> Config {
         allowed_identity_pool_ids: vec![],
         allowed_user_pool_ids: vec![],
         cors_allow_origin: "https://app.example.com".into(),
+        attribute_value: AttributeValue::LiteralTrue,
     }
 }
 
@@ -76,8 +87,16 @@ fn rest_event() -> String {
     .to_string()
 }
 
+fn delete_event() -> String {
+    rest_event().replace(r#""httpMethod":"GET""#, r#""httpMethod":"DELETE""#)
+}
+
 fn run(fake: &mut Fake, event: &str) -> (u16, Value) {
-    let r = handle(event, &Context { request_id: "r1".into(), cognito_identity: None }, &config(), fake);
+    run_with(fake, event, &config())
+}
+
+fn run_with(fake: &mut Fake, event: &str, config: &Config) -> (u16, Value) {
+    let r = handle(event, &Context { request_id: "r1".into(), cognito_identity: None }, config, fake);
     assert!(r.headers.contains(&("Access-Control-Allow-Origin".into(), "https://app.example.com".into())));
     (r.status_code, serde_json::from_str(&r.body).unwrap())
 }
@@ -156,11 +175,90 @@ fn no_secret_or_aws_detail_reaches_the_response_or_logs() {
 }
 
 #[test]
+fn identity_id_mode_writes_the_identity_id() {
+    let mut fake = Fake { sub_alias: true, ..Fake::default() };
+    let config = Config { attribute_value: AttributeValue::IdentityId, ..config() };
+    let (status, _) = run_with(&mut fake, &rest_event(), &config);
+    assert_eq!(status, 200);
+    assert_eq!(fake.calls[2], format!("update-attributes {USER_POOL} {SUB} custom:iotPolicyIsAttached={ID}"));
+}
+
+#[test]
+fn a_full_policy_quota_is_409_with_its_own_code_and_the_attribute_untouched() {
+    let error = AwsError::LimitExceeded("LimitExceededException: 10 policies".into());
+    let mut fake = Fake { sub_alias: true, fail: Some(("attach-policy", error)), ..Fake::default() };
+    let (status, body) = run(&mut fake, &rest_event());
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"], "iot-policy-limit-exceeded");
+    assert_eq!(body["attributeUpdated"], false);
+    assert!(fake.calls.iter().all(|c| c.starts_with("attach-policy")), "{:?}", fake.calls);
+}
+
+#[test]
+fn delete_removes_the_attribute_then_detaches_every_policy() {
+    let mut fake = Fake { sub_alias: true, ..Fake::default() };
+    let (status, body) = run(&mut fake, &delete_event());
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["attributeCleared"], true);
+    assert_eq!(
+        fake.calls,
+        [
+            format!("delete-attributes {USER_POOL} {SUB} custom:iotPolicyIsAttached"),
+            format!("detach-policy iot-a {ID}"),
+            format!("detach-policy iot-b {ID}"),
+        ]
+    );
+}
+
+#[test]
+fn delete_counts_a_policy_that_was_not_attached_as_detached() {
+    let mut fake =
+        Fake { sub_alias: true, fail: Some(("detach-policy", AwsError::NotFound("x".into()))), ..Fake::default() };
+    let (status, body) = run(&mut fake, &delete_event());
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(fake.calls.len(), 3);
+}
+
+#[test]
+fn delete_detaches_nothing_unless_the_attribute_is_gone_first() {
+    let mut fake =
+        Fake { sub_alias: true, fail: Some(("delete-attributes", AwsError::Throttled("x".into()))), ..Fake::default() };
+    let (status, body) = run(&mut fake, &delete_event());
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["step"], "delete-attributes");
+    assert_eq!(body["attributeCleared"], false);
+    assert_eq!(fake.calls.len(), 1, "{:?}", fake.calls);
+
+    let mut fake = Fake {
+        sub_alias: true,
+        fail: Some(("detach-policy", AwsError::AccessDenied("x".into()))),
+        ..Fake::default()
+    };
+    let (status, body) = run(&mut fake, &delete_event());
+    assert_eq!(status, 502);
+    assert_eq!(body["step"], "detach-policy");
+    assert_eq!(body["attributeCleared"], true);
+    assert_eq!(body["policiesDetached"], json!([]));
+}
+
+#[test]
+fn delete_for_a_user_the_pool_does_not_have_still_detaches() {
+    let mut fake = Fake::default();
+    let (status, body) = run(&mut fake, &delete_event());
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["attributeCleared"], false);
+    assert_eq!(body["userFound"], false);
+    assert_eq!(fake.calls.iter().filter(|c| c.starts_with("detach-policy")).count(), 2);
+}
+
+#[test]
 fn preflight_lists_the_signing_headers() {
     let r = handle(r#"{"httpMethod":"OPTIONS"}"#, &Context::default(), &config(), &mut Fake::default());
     assert_eq!(r.status_code, 204);
     let allow = r.headers.iter().find(|(k, _)| k == "Access-Control-Allow-Headers").unwrap();
     assert!(allow.1.contains("X-Amz-Security-Token"));
+    let methods = r.headers.iter().find(|(k, _)| k == "Access-Control-Allow-Methods").unwrap();
+    assert!(methods.1.contains("DELETE"), "{methods:?}");
 }
 
 fn arbitrary_json() -> impl Strategy<Value = Value> {

@@ -12,10 +12,10 @@ wasmtime::component::bindgen!({
 
 pub use self::attach_iot_policy::core::aws::{Attribute, Error as AwsError};
 pub use self::attach_iot_policy::core::log::Level;
-pub use self::exports::attach_iot_policy::core::handler::{Config, Context, Response};
+pub use self::exports::attach_iot_policy::core::handler::{AttributeValue, Config, Context, Response};
 
 /// The WIT world this host runs; named in errors about components of other worlds.
-pub const WORLD: &str = "attach-iot-policy:core/attacher@0.1.0";
+pub const WORLD: &str = "attach-iot-policy:core/attacher@0.2.0";
 
 impl AwsError {
     /// The WIT case name, as logs and recorded calls show it.
@@ -27,6 +27,7 @@ impl AwsError {
             AwsError::InvalidRequest(_) => "invalid-request",
             AwsError::Unavailable(_) => "unavailable",
             AwsError::Other(_) => "other",
+            AwsError::LimitExceeded(_) => "limit-exceeded",
         }
     }
 
@@ -37,7 +38,8 @@ impl AwsError {
             | AwsError::Throttled(m)
             | AwsError::InvalidRequest(m)
             | AwsError::Unavailable(m)
-            | AwsError::Other(m) => m,
+            | AwsError::Other(m)
+            | AwsError::LimitExceeded(m) => m,
         }
     }
 
@@ -50,6 +52,7 @@ impl AwsError {
             "invalid-request" => AwsError::InvalidRequest(message),
             "unavailable" => AwsError::Unavailable(message),
             "other" => AwsError::Other(message),
+            "limit-exceeded" => AwsError::LimitExceeded(message),
             _ => return None,
         })
     }

@@ -6,7 +6,10 @@ use std::fmt;
 pub const DEFAULT_ATTRIBUTE_NAME: &str = "custom:iotPolicyIsAttached";
 
 /// The WIT's `handler.config`: built once at init and passed to every call.
-pub use crate::bindings::Config;
+pub use crate::bindings::{AttributeValue, Config};
+
+/// AWS IoT attaches at most this many policies to one Cognito identity.
+pub const MAX_POLICIES: usize = 10;
 use attach_iot_policy_ids::{is_attribute_name, is_origin, is_policy_name};
 
 /// A bad configuration value; the message names the variable.
@@ -84,6 +87,22 @@ pub fn from_lookup(var: &impl Lookup) -> Result<Config, ConfigError> {
             });
         }
     };
+    if policy_names.len() > MAX_POLICIES {
+        return Err(ConfigError {
+            variable: "IOT_POLICY_NAME",
+            problem: format!("names more than {MAX_POLICIES} policies, the most AWS IoT attaches to one Cognito identity"),
+        });
+    }
+    let attribute_value = match var.get("COGNITO_ATTRIBUTE_VALUE")?.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("" | "true") => AttributeValue::LiteralTrue,
+        Some("identity-id") => AttributeValue::IdentityId,
+        Some(_) => {
+            return Err(ConfigError {
+                variable: "COGNITO_ATTRIBUTE_VALUE",
+                problem: "must be true (the attribute holds \"true\") or identity-id (it holds the identity ID)".into(),
+            });
+        }
+    };
     let allowed_identity_pool_ids =
         list(var, "ALLOWED_IDENTITY_POOL_IDS", is_identity_pool_id, "an identity pool ID (<region>:<uuid>)")?;
     let allowed_user_pool_ids = list(var, "ALLOWED_USER_POOL_IDS", is_user_pool_id, "a user pool ID (<region>_<id>)")?;
@@ -97,7 +116,14 @@ pub fn from_lookup(var: &impl Lookup) -> Result<Config, ConfigError> {
             });
         }
     };
-    Ok(Config { policy_names, attribute_name, allowed_identity_pool_ids, allowed_user_pool_ids, cors_allow_origin })
+    Ok(Config {
+        policy_names,
+        attribute_name,
+        allowed_identity_pool_ids,
+        allowed_user_pool_ids,
+        cors_allow_origin,
+        attribute_value,
+    })
 }
 
 /// A comma-separated list; blanks around items are dropped, and so is an unset
@@ -150,6 +176,9 @@ mod tests {
         assert_eq!(c.policy_names, ["my-policy"]);
         assert_eq!(c.attribute_name, DEFAULT_ATTRIBUTE_NAME);
         assert_eq!(c.cors_allow_origin, "*");
+        assert_eq!(c.attribute_value, AttributeValue::LiteralTrue);
+        let c = read(&[("IOT_POLICY_NAME", "p"), ("COGNITO_ATTRIBUTE_VALUE", " Identity-ID ")]).unwrap();
+        assert_eq!(c.attribute_value, AttributeValue::IdentityId);
         assert!(c.allowed_identity_pool_ids.is_empty() && c.allowed_user_pool_ids.is_empty());
     }
 
@@ -174,6 +203,8 @@ mod tests {
             (vec![("IOT_POLICY_NAME", "a,,b")], "IOT_POLICY_NAME"),
             (vec![("IOT_POLICY_NAME", "has space")], "IOT_POLICY_NAME"),
             (vec![("IOT_POLICY_NAME", "p"), ("COGNITO_ATTRIBUTE_NAME", "email")], "COGNITO_ATTRIBUTE_NAME"),
+            (vec![("IOT_POLICY_NAME", "p"), ("COGNITO_ATTRIBUTE_VALUE", "yes")], "COGNITO_ATTRIBUTE_VALUE"),
+            (vec![("IOT_POLICY_NAME", "a,b,c,d,e,f,g,h,i,j,k")], "IOT_POLICY_NAME"),
             (
                 vec![("IOT_POLICY_NAME", "p"), ("ALLOWED_IDENTITY_POOL_IDS", "us-east-1_Abc")],
                 "ALLOWED_IDENTITY_POOL_IDS",

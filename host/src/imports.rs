@@ -45,6 +45,25 @@ impl aws::Host for State {
         self.waited("update-attributes", started, &result);
         result
     }
+
+    async fn detach_policy(&mut self, policy_name: String, target: String) -> Result<(), AwsError> {
+        let started = Instant::now();
+        let result = self.aws.detach_policy(&self.call, &policy_name, &target).await;
+        self.waited("detach-policy", started, &result);
+        result
+    }
+
+    async fn delete_attributes(
+        &mut self,
+        user_pool_id: String,
+        username: String,
+        names: Vec<String>,
+    ) -> Result<(), AwsError> {
+        let started = Instant::now();
+        let result = self.aws.delete_attributes(&self.call, &user_pool_id, &username, &names).await;
+        self.waited("delete-attributes", started, &result);
+        result
+    }
 }
 
 impl log::Host for State {

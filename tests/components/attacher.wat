@@ -9,9 +9,9 @@
 ;; second was refused with `invalid-request`, else 500.
 (module
   ;; attach-policy(policy-name, target) -> result<_, error>, through a return area.
-  (import "attach-iot-policy:core/aws@0.1.0" "attach-policy" (func $attach (param i32 i32 i32 i32 i32)))
+  (import "attach-iot-policy:core/aws@0.2.0" "attach-policy" (func $attach (param i32 i32 i32 i32 i32)))
   ;; write(level, message)
-  (import "attach-iot-policy:core/log@0.1.0" "write" (func $log (param i32 i32 i32)))
+  (import "attach-iot-policy:core/log@0.2.0" "write" (func $log (param i32 i32 i32)))
 
   (memory (export "memory") 1)
   (global $heap (mut i32) (i32.const 4096))
@@ -42,7 +42,7 @@
   ;;   event @0, context @8 (request-id @8, cognito-identity @16),
   ;;   config @28 (policy-names @28: ptr, @32: len; attribute-name @36; …).
   ;; The response goes in memory too: status-code @0 (u16), headers @4, body @12.
-  (func (export "attach-iot-policy:core/handler@0.1.0#handle") (param $args i32) (result i32)
+  (func (export "attach-iot-policy:core/handler@0.2.0#handle") (param $args i32) (result i32)
     (local $policies i32)
     (local $status i32)
     (call $log (i32.const 1) (i32.const 160) (i32.const 26))

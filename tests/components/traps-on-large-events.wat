@@ -23,7 +23,7 @@
     (local.get $ptr))
 
   ;; The event's length is at +4 of the parameter area (see attacher.wat).
-  (func (export "attach-iot-policy:core/handler@0.1.0#handle") (param $args i32) (result i32)
+  (func (export "attach-iot-policy:core/handler@0.2.0#handle") (param $args i32) (result i32)
     (if (i32.gt_u (i32.load offset=4 (local.get $args)) (i32.const 65536)) (then unreachable))
     (i32.store16 (i32.const 1024) (i32.const 200))
     (i32.store offset=4 (i32.const 1024) (i32.const 0))

@@ -23,7 +23,7 @@
     (if (local.get $old_size) (then (memory.copy (local.get $ptr) (local.get $old) (local.get $old_size))))
     (local.get $ptr))
 
-  (func (export "attach-iot-policy:core/handler@0.1.0#handle") (param $args i32) (result i32)
+  (func (export "attach-iot-policy:core/handler@0.2.0#handle") (param $args i32) (result i32)
     (call $environment (i32.const 512))
     ;; The list's length is at +4 of the return area.
     (i32.store16 (i32.const 1024) (i32.add (i32.const 200) (i32.load offset=4 (i32.const 512))))

@@ -34,9 +34,9 @@ export async function loadHost(transpiledDir, { log = () => {} } = {}) {
     const logImports = { write: (level, message) => log(level, message) };
     const imports = {
       'attach-iot-policy:core/aws': awsImports,
-      'attach-iot-policy:core/aws@0.1.0': awsImports,
+      'attach-iot-policy:core/aws@0.2.0': awsImports,
       'attach-iot-policy:core/log': logImports,
-      'attach-iot-policy:core/log@0.1.0': logImports,
+      'attach-iot-policy:core/log@0.2.0': logImports,
     };
     try {
       const component = await instantiate((name) => modules.get(name), imports);

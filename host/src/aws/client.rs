@@ -17,13 +17,15 @@ use super::credentials::CredentialSource;
 use super::endpoints::{Endpoints, Service};
 use super::errors::{classify, is_retryable};
 use super::retry::{RetryPolicy, RetryQuota};
-use super::{Attribute, Aws, AwsError, CallContext};
+use super::{Attribute, Aws, AwsError, CallContext, TargetsPage};
 use crate::config::{ConfigError, Lookup, ProcessEnv};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
 /// Characters left as they are in a path segment (RFC 3986 unreserved).
 const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+/// `ListTargetsForPolicy`'s largest page.
+const TARGETS_PAGE_SIZE: u32 = 250;
 const COGNITO_TARGET_PREFIX: &str = "AWSCognitoIdentityProviderService.";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Init waits at most this long for its early connections.
@@ -466,6 +468,59 @@ impl Aws for AwsClient {
         let body = json!({ "UserPoolId": user_pool_id, "Username": username, "UserAttributes": attributes });
         let op = self.cognito(user_pool_id, "AdminUpdateUserAttributes", body)?;
         self.send(cx, op).await.map(drop)
+    }
+
+    async fn detach_policy(&self, cx: &CallContext, policy_name: &str, target: &str) -> Result<(), AwsError> {
+        let op = Operation {
+            name: "DetachPolicy",
+            service: Service::Iot,
+            region: &self.region,
+            method: "POST",
+            path: format!("/target-policies/{}", utf8_percent_encode(policy_name, PATH_SEGMENT)),
+            headers: vec![("content-type", "application/json".into())],
+            body: json!({ "target": target }).to_string().into_bytes(),
+        };
+        self.send(cx, op).await.map(drop)
+    }
+
+    async fn delete_attributes(
+        &self,
+        cx: &CallContext,
+        user_pool_id: &str,
+        username: &str,
+        names: &[String],
+    ) -> Result<(), AwsError> {
+        let body = json!({ "UserPoolId": user_pool_id, "Username": username, "UserAttributeNames": names });
+        let op = self.cognito(user_pool_id, "AdminDeleteUserAttributes", body)?;
+        self.send(cx, op).await.map(drop)
+    }
+
+    async fn list_targets_for_policy(
+        &self,
+        cx: &CallContext,
+        policy_name: &str,
+        marker: Option<&str>,
+    ) -> Result<TargetsPage, AwsError> {
+        let mut path = format!("/policy-targets/{}?pageSize={TARGETS_PAGE_SIZE}", utf8_percent_encode(policy_name, PATH_SEGMENT));
+        if let Some(marker) = marker {
+            path.push_str(&format!("&marker={}", utf8_percent_encode(marker, PATH_SEGMENT)));
+        }
+        let op = Operation {
+            name: "ListTargetsForPolicy",
+            service: Service::Iot,
+            region: &self.region,
+            method: "POST",
+            path,
+            headers: vec![],
+            body: Vec::new(),
+        };
+        let body = self.send(cx, op).await?;
+        let page = serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
+            let targets = v.get("targets")?.as_array()?.iter().map(|t| t.as_str().map(str::to_owned)).collect::<Option<_>>()?;
+            let next_marker = v.get("nextMarker").and_then(Value::as_str).filter(|m| !m.is_empty()).map(str::to_owned);
+            Some(TargetsPage { targets, next_marker })
+        });
+        page.ok_or_else(|| AwsError::Other("ListTargetsForPolicy answered with a body that has no targets list".into()))
     }
 }
 

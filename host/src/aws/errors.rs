@@ -38,6 +38,8 @@ pub fn classify(status: u16, error_type_header: Option<&str>, body: &[u8]) -> Aw
             | "MissingAuthenticationToken",
         ) => AwsError::AccessDenied(text),
         Some(code) if is_throttling_code(code) => AwsError::Throttled(text),
+        // A full quota (10 policies per identity); waiting does not empty it.
+        Some("LimitExceededException") => AwsError::LimitExceeded(text),
         Some(
             "ServiceUnavailableException" | "InternalFailureException" | "InternalErrorException" | "InternalException",
         ) => AwsError::Unavailable(text),
@@ -139,6 +141,13 @@ mod tests {
         assert!(matches!(classify(400, None, br#"{"__type": "Trunc"#), AwsError::Other(_)));
         let long = format!(r#"{{"__type":"X","message":"{}"}}"#, "a\n".repeat(1000));
         assert!(classify(400, None, long.as_bytes()).message().len() < 320);
+    }
+
+    #[test]
+    fn limit_exceeded_has_its_own_case() {
+        let e = classify(410, None, br#"{"message":"Limit exceeded","__type":"LimitExceededException"}"#);
+        assert!(matches!(&e, AwsError::LimitExceeded(m) if m == "LimitExceededException: Limit exceeded"), "{e:?}");
+        assert!(!is_retryable(&e));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tracing::{Level, event};
 
-use super::{Attribute, Aws, AwsError, CallContext};
+use super::{Attribute, Aws, AwsError, CallContext, TargetsPage};
 use crate::config::Config;
 
 pub struct Guarded {
@@ -28,9 +28,7 @@ fn refuse(what: &str) -> AwsError {
 #[async_trait]
 impl Aws for Guarded {
     async fn attach_policy(&self, cx: &CallContext, policy_name: &str, target: &str) -> Result<(), AwsError> {
-        if !self.config.policy_names.iter().any(|p| p == policy_name) {
-            return Err(refuse("a policy name"));
-        }
+        self.policy(policy_name)?;
         self.inner.attach_policy(cx, policy_name, target).await
     }
 
@@ -49,5 +47,42 @@ impl Aws for Guarded {
             return Err(refuse("an attribute name"));
         }
         self.inner.update_attributes(cx, user_pool_id, username, attributes).await
+    }
+
+    async fn detach_policy(&self, cx: &CallContext, policy_name: &str, target: &str) -> Result<(), AwsError> {
+        self.policy(policy_name)?;
+        self.inner.detach_policy(cx, policy_name, target).await
+    }
+
+    async fn delete_attributes(
+        &self,
+        cx: &CallContext,
+        user_pool_id: &str,
+        username: &str,
+        names: &[String],
+    ) -> Result<(), AwsError> {
+        if !names.iter().all(|n| *n == self.config.attribute_name) {
+            return Err(refuse("an attribute name"));
+        }
+        self.inner.delete_attributes(cx, user_pool_id, username, names).await
+    }
+
+    async fn list_targets_for_policy(
+        &self,
+        cx: &CallContext,
+        policy_name: &str,
+        marker: Option<&str>,
+    ) -> Result<TargetsPage, AwsError> {
+        self.policy(policy_name)?;
+        self.inner.list_targets_for_policy(cx, policy_name, marker).await
+    }
+}
+
+impl Guarded {
+    fn policy(&self, policy_name: &str) -> Result<(), AwsError> {
+        match self.config.policy_names.iter().any(|p| p == policy_name) {
+            true => Ok(()),
+            false => Err(refuse("a policy name")),
+        }
     }
 }

@@ -44,4 +44,30 @@ pub trait Aws: Send + Sync {
         username: &str,
         attributes: &[Attribute],
     ) -> Result<(), AwsError>;
+    /// IoT `DetachPolicy`.
+    async fn detach_policy(&self, cx: &CallContext, policy_name: &str, target: &str) -> Result<(), AwsError>;
+    /// Cognito user pools `AdminDeleteUserAttributes`.
+    async fn delete_attributes(
+        &self,
+        cx: &CallContext,
+        user_pool_id: &str,
+        username: &str,
+        names: &[String],
+    ) -> Result<(), AwsError>;
+    /// IoT `ListTargetsForPolicy`: one page of the policy's targets and the
+    /// marker of the next. Not a WIT import: the host uses it to drain a
+    /// policy (`detach-all`, the stack's custom resource).
+    async fn list_targets_for_policy(
+        &self,
+        cx: &CallContext,
+        policy_name: &str,
+        marker: Option<&str>,
+    ) -> Result<TargetsPage, AwsError>;
+}
+
+/// One page of `ListTargetsForPolicy`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TargetsPage {
+    pub targets: Vec<String>,
+    pub next_marker: Option<String>,
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::{Attribute, Aws, AwsError, CallContext};
+use super::{Attribute, Aws, AwsError, CallContext, TargetsPage};
 
 /// One call, as fixtures write it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +64,39 @@ impl Aws for Recording {
         let mut args = vec![user_pool_id.to_owned(), username.to_owned()];
         args.extend(attributes.iter().map(|a| format!("{}={}", a.name, a.value)));
         self.record("update-attributes", args, &result);
+        result
+    }
+
+    async fn detach_policy(&self, cx: &CallContext, policy_name: &str, target: &str) -> Result<(), AwsError> {
+        let result = self.inner.detach_policy(cx, policy_name, target).await;
+        self.record("detach-policy", vec![policy_name.into(), target.into()], &result);
+        result
+    }
+
+    async fn delete_attributes(
+        &self,
+        cx: &CallContext,
+        user_pool_id: &str,
+        username: &str,
+        names: &[String],
+    ) -> Result<(), AwsError> {
+        let result = self.inner.delete_attributes(cx, user_pool_id, username, names).await;
+        let mut args = vec![user_pool_id.to_owned(), username.to_owned()];
+        args.extend(names.iter().cloned());
+        self.record("delete-attributes", args, &result);
+        result
+    }
+
+    async fn list_targets_for_policy(
+        &self,
+        cx: &CallContext,
+        policy_name: &str,
+        marker: Option<&str>,
+    ) -> Result<TargetsPage, AwsError> {
+        let result = self.inner.list_targets_for_policy(cx, policy_name, marker).await;
+        let mut args = vec![policy_name.to_owned()];
+        args.extend(marker.map(str::to_owned));
+        self.record("list-targets-for-policy", args, &result);
         result
     }
 }

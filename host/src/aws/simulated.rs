@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::{Attribute, Aws, AwsError, CallContext};
+use super::{Attribute, Aws, AwsError, CallContext, TargetsPage};
 
 /// The account's contents, as JSON (see `examples/account.json`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -76,7 +76,16 @@ pub enum Op {
     AttachPolicy,
     ListUsers,
     UpdateAttributes,
+    DetachPolicy,
+    DeleteAttributes,
+    /// Not a WIT import: the host's own, for draining a policy.
+    ListTargetsForPolicy,
 }
+
+/// AWS IoT attaches at most this many policies to one Cognito identity.
+pub const POLICIES_PER_IDENTITY: usize = 10;
+/// The simulated `ListTargetsForPolicy`'s page size.
+const PAGE_SIZE: usize = 250;
 
 fn wit_error<'de, D: serde::Deserializer<'de>>(d: D) -> Result<AwsError, D::Error> {
     use serde::de::Error;
@@ -136,6 +145,13 @@ impl Aws for SimulatedAccount {
             if !state.policies.iter().any(|p| p == policy_name) {
                 return Err(AwsError::NotFound("ResourceNotFoundException: Policy not found".into()));
             }
+            let already = state.attachments.get(policy_name).is_some_and(|t| t.contains(target));
+            let count = state.attachments.values().filter(|t| t.contains(target)).count();
+            if !already && count >= POLICIES_PER_IDENTITY {
+                return Err(AwsError::LimitExceeded(format!(
+                    "LimitExceededException: The target {target} has reached the limit of {POLICIES_PER_IDENTITY} policies"
+                )));
+            }
             state.attachments.entry(policy_name.to_owned()).or_default().insert(target.to_owned());
             Ok(())
         })
@@ -184,6 +200,69 @@ impl Aws for SimulatedAccount {
                 user.attributes.insert(a.name.clone(), a.value.clone());
             }
             Ok(())
+        })
+    }
+
+    async fn detach_policy(&self, _: &CallContext, policy_name: &str, target: &str) -> Result<(), AwsError> {
+        self.call(Op::DetachPolicy, |state| {
+            if !state.policies.iter().any(|p| p == policy_name) {
+                return Err(AwsError::NotFound("ResourceNotFoundException: Policy not found".into()));
+            }
+            if let Some(targets) = state.attachments.get_mut(policy_name) {
+                targets.remove(target);
+                if targets.is_empty() {
+                    state.attachments.remove(policy_name);
+                }
+            }
+            Ok(())
+        })
+    }
+
+    async fn delete_attributes(
+        &self,
+        _: &CallContext,
+        user_pool_id: &str,
+        username: &str,
+        names: &[String],
+    ) -> Result<(), AwsError> {
+        self.call(Op::DeleteAttributes, |state| {
+            let pool = pool(state, user_pool_id)?;
+            if let Some(name) = names.iter().find(|n| !pool.custom_attributes.contains(n)) {
+                return Err(AwsError::InvalidRequest(format!(
+                    "InvalidParameterException: Attribute does not exist in the schema: {name}"
+                )));
+            }
+            let user = pool
+                .users
+                .iter_mut()
+                .find(|u| u.username == username || (u.sub_is_alias && u.sub == username))
+                .ok_or_else(|| AwsError::NotFound("UserNotFoundException: User does not exist.".into()))?;
+            // As AWS: removing an attribute the user does not have is not an error.
+            for name in names {
+                user.attributes.remove(name);
+            }
+            Ok(())
+        })
+    }
+
+    async fn list_targets_for_policy(
+        &self,
+        _: &CallContext,
+        policy_name: &str,
+        marker: Option<&str>,
+    ) -> Result<TargetsPage, AwsError> {
+        self.call(Op::ListTargetsForPolicy, |state| {
+            if !state.policies.iter().any(|p| p == policy_name) {
+                return Err(AwsError::NotFound("ResourceNotFoundException: Policy not found".into()));
+            }
+            let start: usize = match marker {
+                Some(m) => m.parse().map_err(|_| AwsError::InvalidRequest("InvalidRequestException: bad marker".into()))?,
+                None => 0,
+            };
+            let all = state.attachments.get(policy_name).map(|t| t.iter().cloned().collect::<Vec<_>>()).unwrap_or_default();
+            let targets: Vec<String> = all.iter().skip(start).take(PAGE_SIZE).cloned().collect();
+            let next = start + targets.len();
+            Ok(TargetsPage { targets, next_marker: (next < all.len()).then(|| next.to_string()) })
         })
     }
 }
