@@ -35,6 +35,13 @@ const aws = {
     calls.push(['update-attributes', userPoolId, username, attributes]);
     if (username !== 'mat@example.com') throw { tag: 'not-found', val: 'UserNotFoundException' };
   },
+  detachPolicy(policyName, target) {
+    calls.push(['detach-policy', policyName, target]);
+  },
+  deleteAttributes(userPoolId, username, names) {
+    calls.push(['delete-attributes', userPoolId, username, names]);
+    if (username !== 'mat@example.com') throw { tag: 'not-found', val: 'UserNotFoundException' };
+  },
 };
 const log = { write: (level, message) => console.error(`${level}: ${message}`) };
 // jco's generated code reads the unversioned keys; its .d.ts names the
@@ -52,6 +59,7 @@ const config = {
   allowedIdentityPoolIds: [],
   allowedUserPoolIds: [],
   corsAllowOrigin: '*',
+  attributeValue: 'literal-true', // or 'identity-id'
 };
 // A fresh instance per invocation, as the wasmtime host makes a fresh Store.
 const { handler } = await instantiate((name) => modules[name], imports);

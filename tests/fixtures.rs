@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use attach_iot_policy::aws::recording::{Call, Recording};
 use attach_iot_policy::aws::simulated::{AccountState, Fault, SimulatedAccount};
-use attach_iot_policy::config::Config;
+use attach_iot_policy::config::{AttributeValue, Config};
 use attach_iot_policy::function::Function;
 use attach_iot_policy::limits::Limits;
 use attach_iot_policy::runner::{self, Invocation, Runner};
@@ -77,13 +77,29 @@ fn wit_config(values: &BTreeMap<String, Value>) -> Config {
         allowed_identity_pool_ids: list("allowedIdentityPoolIds"),
         allowed_user_pool_ids: list("allowedUserPoolIds"),
         cors_allow_origin: text("corsAllowOrigin"),
+        attribute_value: match text("attributeValue").as_str() {
+            "literal-true" => AttributeValue::LiteralTrue,
+            "identity-id" => AttributeValue::IdentityId,
+            other => panic!("attributeValue {other} is not a case of the WIT's attribute-value"),
+        },
     }
 }
 
 /// The invariant users rely on: the attribute is only ever set once every
-/// configured policy has been attached.
+/// configured policy has been attached, and no policy is detached while the
+/// attribute may still claim it.
 fn assert_attribute_follows_every_policy(calls: &[Call], config: &Config) -> Result<(), String> {
+    let attribute_step = |c: &&Call| c.op == "delete-attributes" || c.op == "list-users";
     for (i, call) in calls.iter().enumerate() {
+        // A detach comes after the attribute's removal ended well: removed,
+        // or no such user.
+        if call.op == "detach-policy" {
+            let later = calls[i..].iter().any(|c| attribute_step(&c));
+            let last = calls[..i].iter().rfind(attribute_step);
+            if later || last.is_some_and(|c| c.result != "ok" && c.result != "not-found") {
+                return Err(format!("a policy was detached while the attribute may still claim it: {calls:?}"));
+            }
+        }
         if call.op == "update-attributes" && call.result == "ok" {
             for policy in &config.policy_names {
                 let attached =

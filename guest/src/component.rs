@@ -60,7 +60,12 @@ impl types::Host for Imports {
         aws::detach_policy(policy_name, target).map_err(from_wit)
     }
 
-    fn delete_attributes(&mut self, user_pool_id: &str, username: &str, names: &[String]) -> Result<(), types::AwsError> {
+    fn delete_attributes(
+        &mut self,
+        user_pool_id: &str,
+        username: &str,
+        names: &[String],
+    ) -> Result<(), types::AwsError> {
         aws::delete_attributes(user_pool_id, username, names).map_err(from_wit)
     }
 

@@ -51,7 +51,9 @@ pub fn decide(event: &Event, config: &Config) -> Decision {
         (Source::Direct, None | Some("attach")) => false,
         (Source::Direct, Some("detach")) => true,
         (Source::Direct, Some(_)) => {
-            return Decision::Refuse(Refusal::InvalidEvent("the event's action must be \"attach\" or \"detach\"".into()));
+            return Decision::Refuse(Refusal::InvalidEvent(
+                "the event's action must be \"attach\" or \"detach\"".into(),
+            ));
         }
         _ => event.method.as_deref().is_some_and(|m| m.eq_ignore_ascii_case("DELETE")),
     };
@@ -141,7 +143,13 @@ mod tests {
     }
 
     fn rest(claim: Claim) -> Event {
-        Event { source: Source::RestV1, method: Some("GET".into()), claim: Some(claim), identity_mismatch: false, action: None }
+        Event {
+            source: Source::RestV1,
+            method: Some("GET".into()),
+            claim: Some(claim),
+            identity_mismatch: false,
+            action: None,
+        }
     }
 
     fn good_claim() -> Claim {
@@ -163,7 +171,13 @@ mod tests {
 
     #[test]
     fn preflight_needs_no_identity() {
-        let e = Event { source: Source::RestV1, method: Some("OPTIONS".into()), claim: None, identity_mismatch: false, action: None };
+        let e = Event {
+            source: Source::RestV1,
+            method: Some("OPTIONS".into()),
+            claim: None,
+            identity_mismatch: false,
+            action: None,
+        };
         assert_eq!(decide(&e, &config()), Decision::Preflight);
     }
 

@@ -114,7 +114,8 @@ pub fn detached(outcome: &Detached, plan: &Plan, config: &Config) -> Response {
         }
         Detached::Failed { step, error, attribute_cleared, detached } => {
             let (status, code) = failure_status(error);
-            let kept = if *attribute_cleared { "the attribute was removed first" } else { "the attribute was not changed" };
+            let kept =
+                if *attribute_cleared { "the attribute was removed first" } else { "the attribute was not changed" };
             let body = json!({
                 "error": code,
                 "message": format!("{} failed ({}); {kept}", describe(*step), error.kind()),

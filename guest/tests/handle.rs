@@ -229,11 +229,8 @@ fn delete_detaches_nothing_unless_the_attribute_is_gone_first() {
     assert_eq!(body["attributeCleared"], false);
     assert_eq!(fake.calls.len(), 1, "{:?}", fake.calls);
 
-    let mut fake = Fake {
-        sub_alias: true,
-        fail: Some(("detach-policy", AwsError::AccessDenied("x".into()))),
-        ..Fake::default()
-    };
+    let mut fake =
+        Fake { sub_alias: true, fail: Some(("detach-policy", AwsError::AccessDenied("x".into()))), ..Fake::default() };
     let (status, body) = run(&mut fake, &delete_event());
     assert_eq!(status, 502);
     assert_eq!(body["step"], "detach-policy");

@@ -192,6 +192,12 @@ impl Host for NativeHost {
     fn update_attributes(&mut self, _: &str, username: &str, _: &[Attribute]) -> Result<(), AwsError> {
         if username.contains('-') { Err(AwsError::NotFound("UserNotFoundException".into())) } else { Ok(()) }
     }
+    fn detach_policy(&mut self, _: &str, _: &str) -> Result<(), AwsError> {
+        Ok(())
+    }
+    fn delete_attributes(&mut self, _: &str, username: &str, _: &[String]) -> Result<(), AwsError> {
+        if username.contains('-') { Err(AwsError::NotFound("UserNotFoundException".into())) } else { Ok(()) }
+    }
     fn log(&mut self, _: Level, _: &str) {}
 }
 
@@ -313,6 +319,7 @@ fn main() {
         allowed_identity_pool_ids: config.allowed_identity_pool_ids.clone(),
         allowed_user_pool_ids: config.allowed_user_pool_ids.clone(),
         cors_allow_origin: config.cors_allow_origin.clone(),
+        attribute_value: attach_iot_policy_guest::AttributeValue::LiteralTrue,
     };
     let context = attach_iot_policy_guest::Context { request_id: "bench".into(), cognito_identity: None };
     let function = Function::new(runner, Arc::new(config), Arc::new(backends::Instant));

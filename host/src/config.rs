@@ -90,7 +90,9 @@ pub fn from_lookup(var: &impl Lookup) -> Result<Config, ConfigError> {
     if policy_names.len() > MAX_POLICIES {
         return Err(ConfigError {
             variable: "IOT_POLICY_NAME",
-            problem: format!("names more than {MAX_POLICIES} policies, the most AWS IoT attaches to one Cognito identity"),
+            problem: format!(
+                "names more than {MAX_POLICIES} policies, the most AWS IoT attaches to one Cognito identity"
+            ),
         });
     }
     let attribute_value = match var.get("COGNITO_ATTRIBUTE_VALUE")?.map(|v| v.trim().to_ascii_lowercase()).as_deref() {

@@ -43,6 +43,16 @@ export function check(c, { response, calls, config }) {
         );
       }
     }
+    // No policy is detached while the attribute may still claim it.
+    // (removed, or no such user).
+    if (call.op === 'detach-policy') {
+      const step = (c) => c.op === 'delete-attributes' || c.op === 'list-users';
+      const last = calls.slice(0, i).filter(step).at(-1);
+      assert.ok(
+        !calls.slice(i).some(step) && (!last || ['ok', 'not-found'].includes(last.result)),
+        'a policy was detached while the attribute may still claim it',
+      );
+    }
   });
 }
 

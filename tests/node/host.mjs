@@ -3,7 +3,7 @@
 //   const host = await loadHost('target/jco');        // once per process
 //   const response = await host.handle(eventText, context, config, aws, calls);
 //
-// `aws` supplies the three AWS imports as plain functions; an error is thrown
+// `aws` supplies the five AWS imports as plain functions; an error is thrown
 // as { payload: { tag: 'not-found' | 'access-denied' | …, val: message } }.
 // When `calls` is an array, each import call is recorded in it, as
 // { op, args, result }, the way the fixtures list them.
@@ -68,6 +68,14 @@ function guarded(aws, config) {
       if (!attributes.every((a) => a.name === config.attributeName)) refuse('an attribute name');
       return aws.updateAttributes(userPoolId, username, attributes);
     },
+    detachPolicy(policyName, target) {
+      if (!config.policyNames.includes(policyName)) refuse('a policy name');
+      return aws.detachPolicy(policyName, target);
+    },
+    deleteAttributes(userPoolId, username, names) {
+      if (!names.every((n) => n === config.attributeName)) refuse('an attribute name');
+      return aws.deleteAttributes(userPoolId, username, names);
+    },
   };
 }
 
@@ -92,6 +100,8 @@ function recorded(aws, calls) {
       u,
       ...attrs.map((a) => `${a.name}=${a.value}`),
     ]),
+    detachPolicy: wrap('detach-policy', aws.detachPolicy, (p, t) => [p, t]),
+    deleteAttributes: wrap('delete-attributes', aws.deleteAttributes, (p, u, names) => [p, u, ...names]),
   };
 }
 

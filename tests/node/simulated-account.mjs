@@ -18,8 +18,30 @@ export class SimulatedAccount {
       attachPolicy: (policyName, target) =>
         this.#call('attach-policy', () => {
           if (!this.state.policies.includes(policyName)) fail('not-found', 'ResourceNotFoundException: Policy not found');
+          const already = (this.state.attachments[policyName] ?? []).includes(target);
+          const count = Object.values(this.state.attachments).filter((t) => t.includes(target)).length;
+          if (!already && count >= POLICIES_PER_IDENTITY) {
+            fail('limit-exceeded', `LimitExceededException: The target ${target} has reached the limit of ${POLICIES_PER_IDENTITY} policies`);
+          }
           (this.state.attachments[policyName] ??= []).includes(target) ||
             this.state.attachments[policyName].push(target);
+        }),
+      detachPolicy: (policyName, target) =>
+        this.#call('detach-policy', () => {
+          if (!this.state.policies.includes(policyName)) fail('not-found', 'ResourceNotFoundException: Policy not found');
+          const targets = (this.state.attachments[policyName] ?? []).filter((t) => t !== target);
+          if (targets.length) this.state.attachments[policyName] = targets;
+          else delete this.state.attachments[policyName];
+        }),
+      deleteAttributes: (userPoolId, username, names) =>
+        this.#call('delete-attributes', () => {
+          const pool = this.#pool(userPoolId);
+          const unknown = names.find((n) => !(pool.customAttributes ?? []).includes(n));
+          if (unknown) fail('invalid-request', `InvalidParameterException: Attribute does not exist in the schema: ${unknown}`);
+          const user = (pool.users ?? []).find((u) => u.username === username || ((u.subIsAlias ?? true) && u.sub === username));
+          if (!user) fail('not-found', 'UserNotFoundException: User does not exist.');
+          // As AWS: removing an attribute the user does not have is not an error.
+          for (const n of names) delete user.attributes?.[n];
         }),
       listUsers: (userPoolId, filter) =>
         this.#call('list-users', () => {
@@ -61,8 +83,10 @@ export class SimulatedAccount {
   }
 }
 
-const OPS = ['attach-policy', 'list-users', 'update-attributes'];
-const ERROR_CASES = ['not-found', 'access-denied', 'throttled', 'invalid-request', 'unavailable', 'other'];
+const OPS = ['attach-policy', 'list-users', 'update-attributes', 'detach-policy', 'delete-attributes'];
+const ERROR_CASES = ['not-found', 'access-denied', 'throttled', 'invalid-request', 'unavailable', 'other', 'limit-exceeded'];
+/** AWS IoT attaches at most this many policies to one Cognito identity. */
+const POLICIES_PER_IDENTITY = 10;
 
 /** As strict as the Rust twin: a fault with a typo is an error, never a fault that never fires. */
 export function checkFault(fault) {

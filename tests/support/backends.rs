@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use attach_iot_policy::aws::simulated::{AccountState, SimulatedAccount};
-use attach_iot_policy::aws::{Attribute, Aws, AwsError, CallContext};
+use attach_iot_policy::aws::{Attribute, Aws, AwsError, CallContext, TargetsPage};
 use attach_iot_policy::config::Config;
 
 pub const EXAMPLE_EVENT: &str = include_str!("../../examples/event-rest.json");
@@ -44,6 +44,20 @@ impl Aws for Panicking {
     async fn update_attributes(&self, _: &CallContext, _: &str, _: &str, _: &[Attribute]) -> Result<(), AwsError> {
         panic!("a host bug")
     }
+    async fn detach_policy(&self, _: &CallContext, _: &str, _: &str) -> Result<(), AwsError> {
+        panic!("a host bug")
+    }
+    async fn delete_attributes(&self, _: &CallContext, _: &str, _: &str, _: &[String]) -> Result<(), AwsError> {
+        panic!("a host bug")
+    }
+    async fn list_targets_for_policy(
+        &self,
+        _: &CallContext,
+        _: &str,
+        _: Option<&str>,
+    ) -> Result<TargetsPage, AwsError> {
+        panic!("a host bug")
+    }
 }
 
 /// Every call succeeds at once: `ListUsers` finds one user.
@@ -66,6 +80,20 @@ impl Aws for Instant {
     ) -> Result<(), AwsError> {
         // As Cognito: a sub is not this user's username.
         if username.contains('-') { Err(AwsError::NotFound("UserNotFoundException".into())) } else { Ok(()) }
+    }
+    async fn detach_policy(&self, _: &CallContext, _: &str, _: &str) -> Result<(), AwsError> {
+        Ok(())
+    }
+    async fn delete_attributes(&self, _: &CallContext, _: &str, username: &str, _: &[String]) -> Result<(), AwsError> {
+        if username.contains('-') { Err(AwsError::NotFound("UserNotFoundException".into())) } else { Ok(()) }
+    }
+    async fn list_targets_for_policy(
+        &self,
+        _: &CallContext,
+        _: &str,
+        _: Option<&str>,
+    ) -> Result<TargetsPage, AwsError> {
+        Ok(TargetsPage::default())
     }
 }
 
@@ -94,5 +122,28 @@ impl Aws for Slow {
     ) -> Result<(), AwsError> {
         tokio::time::sleep(self.delay).await;
         self.inner.update_attributes(cx, pool, user, attributes).await
+    }
+    async fn detach_policy(&self, cx: &CallContext, policy: &str, target: &str) -> Result<(), AwsError> {
+        tokio::time::sleep(self.delay).await;
+        self.inner.detach_policy(cx, policy, target).await
+    }
+    async fn delete_attributes(
+        &self,
+        cx: &CallContext,
+        pool: &str,
+        user: &str,
+        names: &[String],
+    ) -> Result<(), AwsError> {
+        tokio::time::sleep(self.delay).await;
+        self.inner.delete_attributes(cx, pool, user, names).await
+    }
+    async fn list_targets_for_policy(
+        &self,
+        cx: &CallContext,
+        policy: &str,
+        marker: Option<&str>,
+    ) -> Result<TargetsPage, AwsError> {
+        tokio::time::sleep(self.delay).await;
+        self.inner.list_targets_for_policy(cx, policy, marker).await
     }
 }

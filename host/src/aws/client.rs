@@ -501,7 +501,8 @@ impl Aws for AwsClient {
         policy_name: &str,
         marker: Option<&str>,
     ) -> Result<TargetsPage, AwsError> {
-        let mut path = format!("/policy-targets/{}?pageSize={TARGETS_PAGE_SIZE}", utf8_percent_encode(policy_name, PATH_SEGMENT));
+        let mut path =
+            format!("/policy-targets/{}?pageSize={TARGETS_PAGE_SIZE}", utf8_percent_encode(policy_name, PATH_SEGMENT));
         if let Some(marker) = marker {
             path.push_str(&format!("&marker={}", utf8_percent_encode(marker, PATH_SEGMENT)));
         }
@@ -516,7 +517,8 @@ impl Aws for AwsClient {
         };
         let body = self.send(cx, op).await?;
         let page = serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
-            let targets = v.get("targets")?.as_array()?.iter().map(|t| t.as_str().map(str::to_owned)).collect::<Option<_>>()?;
+            let targets =
+                v.get("targets")?.as_array()?.iter().map(|t| t.as_str().map(str::to_owned)).collect::<Option<_>>()?;
             let next_marker = v.get("nextMarker").and_then(Value::as_str).filter(|m| !m.is_empty()).map(str::to_owned);
             Some(TargetsPage { targets, next_marker })
         });

@@ -256,10 +256,13 @@ impl Aws for SimulatedAccount {
                 return Err(AwsError::NotFound("ResourceNotFoundException: Policy not found".into()));
             }
             let start: usize = match marker {
-                Some(m) => m.parse().map_err(|_| AwsError::InvalidRequest("InvalidRequestException: bad marker".into()))?,
+                Some(m) => {
+                    m.parse().map_err(|_| AwsError::InvalidRequest("InvalidRequestException: bad marker".into()))?
+                }
                 None => 0,
             };
-            let all = state.attachments.get(policy_name).map(|t| t.iter().cloned().collect::<Vec<_>>()).unwrap_or_default();
+            let all =
+                state.attachments.get(policy_name).map(|t| t.iter().cloned().collect::<Vec<_>>()).unwrap_or_default();
             let targets: Vec<String> = all.iter().skip(start).take(PAGE_SIZE).cloned().collect();
             let next = start + targets.len();
             Ok(TargetsPage { targets, next_marker: (next < all.len()).then(|| next.to_string()) })
