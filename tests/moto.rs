@@ -138,3 +138,60 @@ fn attaches_and_marks_users_over_https() {
     let (policies, _) = moto.state(&moto.s("/identityIds/2"), "lee@example.com");
     assert!(policies.is_empty(), "{policies:?}");
 }
+
+/// `event` with another HTTP method.
+fn with_method(event: &str, method: &str) -> String {
+    let mut event: Value = serde_json::from_str(event).unwrap();
+    event["httpMethod"] = method.into();
+    event.to_string()
+}
+
+#[test]
+#[ignore = "needs moto in .venv: `make test` runs it"]
+fn identity_id_mode_follows_a_user_to_a_second_identity() {
+    let moto = Moto::start();
+    let (key, secret) = moto.function_key();
+    let sub = moto.s("/users/0/sub");
+    let mode = [("COGNITO_ATTRIBUTE_VALUE", "identity-id")];
+    // One user, two identities (a re-created identity, or a guest who signed in).
+    for identity in [0, 1] {
+        let (out, response) = moto.invoke(&moto.rest_event(identity, &sub), &key, &secret, &mode);
+        assert_eq!(response["statusCode"], 200, "{}", String::from_utf8_lossy(&out.stderr));
+        let id = moto.s(&format!("/identityIds/{identity}"));
+        let (policies, attributes) = moto.state(&id, "mat@example.com");
+        assert_eq!(policies, [moto.s("/policyName")]);
+        assert_eq!(attributes["custom:iotPolicyIsAttached"], id, "the attribute names the latest identity");
+    }
+}
+
+#[test]
+#[ignore = "needs moto in .venv: `make test` runs it"]
+fn delete_clears_the_attribute_and_detaches() {
+    let moto = Moto::start();
+    let (key, secret) = moto.function_key();
+    let policy = moto.s("/policyName");
+    let (mat, ana) = (moto.s("/identityIds/0"), moto.s("/identityIds/1"));
+    let mat_event = moto.rest_event(0, &moto.s("/users/0/sub"));
+    for event in [&mat_event, &moto.rest_event(1, &moto.s("/users/1/sub"))] {
+        let (_, response) = moto.invoke(event, &key, &secret, &[]);
+        assert_eq!(response["statusCode"], 200, "{response}");
+    }
+
+    let (out, response) = moto.invoke(&with_method(&mat_event, "DELETE"), &key, &secret, &[]);
+    assert_eq!(response["statusCode"], 200, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(body(&response)["attributeCleared"], true);
+    let (policies, attributes) = moto.state(&mat, "mat@example.com");
+    assert!(policies.is_empty(), "{policies:?}");
+    assert!(attributes.get("custom:iotPolicyIsAttached").is_none(), "{attributes}");
+    assert!(attributes.get("sub").is_some(), "the user's other attributes stay: {attributes}");
+    // Another user's identity keeps its policy and its attribute.
+    let (policies, attributes) = moto.state(&ana, "ana@example.com");
+    assert_eq!(policies, std::slice::from_ref(&policy));
+    assert_eq!(attributes["custom:iotPolicyIsAttached"], "true");
+
+    // Again, with nothing attached and no attribute: a 200 that changes nothing.
+    let (out, response) = moto.invoke(&with_method(&mat_event, "DELETE"), &key, &secret, &[]);
+    assert_eq!(response["statusCode"], 200, "{}", String::from_utf8_lossy(&out.stderr));
+    let (policies, _) = moto.state(&ana, "ana@example.com");
+    assert_eq!(policies, [policy]);
+}

@@ -65,7 +65,14 @@ def setup(url):
         users.append({"username": username, "sub": next(a["Value"] for a in attributes if a["Name"] == "sub")})
 
     iam = client(url, "iam")
-    allowed = ["iot:AttachPolicy", "cognito-idp:ListUsers", "cognito-idp:AdminUpdateUserAttributes"]
+    allowed = [
+        "iot:AttachPolicy",
+        "iot:DetachPolicy",
+        "iot:ListTargetsForPolicy",
+        "cognito-idp:ListUsers",
+        "cognito-idp:AdminUpdateUserAttributes",
+        "cognito-idp:AdminDeleteUserAttributes",
+    ]
     # For the credential chain's assume-role profile: a role with the
     # function's permissions, and a user who may only assume it. moto matches
     # a trust policy's principal exactly (AWS also takes the account's root).

@@ -39,8 +39,9 @@ impl Moto {
 
     fn start_with(ca: Option<TestCa>) -> Moto {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut command = Command::new(venv_bin("moto_server"));
-        command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+        // moto_server, with the patches that make it answer as AWS (see the file).
+        let mut command = Command::new(venv_bin("python"));
+        command.arg(root().join("tests/moto/server.py")).args(["-H", "127.0.0.1", "-p", &port.to_string()]);
         if let Some(ca) = &ca {
             let dir = ca.pem_file.with_extension("server");
             std::fs::create_dir_all(&dir).unwrap();
