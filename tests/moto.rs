@@ -195,3 +195,52 @@ fn delete_clears_the_attribute_and_detaches() {
     let (policies, _) = moto.state(&ana, "ana@example.com");
     assert_eq!(policies, [policy]);
 }
+
+#[test]
+#[ignore = "needs moto in .venv: `make test` runs it"]
+fn detach_all_drains_a_thousand_targets_and_nothing_else() {
+    let moto = Moto::start();
+    let (key, secret) = moto.function_key();
+    let policy = moto.s("/policyName");
+    let query = json!({"policy": policy, "other": "other-policy", "count": 1000, "otherCount": 250});
+    let populated = moto.ctl(&["populate", &query.to_string()]);
+    let ids = populated["identityIds"].as_array().unwrap();
+    assert_eq!(ids.len(), 1000);
+
+    let detach_all = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_attach-iot-policy"))
+            .args(["detach-all", "--policy", &policy, "--rate", "1000"])
+            .args(extra)
+            .env_clear()
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL", &moto.url)
+            .env("AWS_ACCESS_KEY_ID", &key)
+            .env("AWS_SECRET_ACCESS_KEY", &secret)
+            .output()
+            .unwrap();
+        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(!all.contains(&secret), "{all}");
+        let summary: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (out.status.success(), summary, all)
+    };
+
+    let (ok, summary, all) = detach_all(&["--dry-run"]);
+    assert!(ok, "{all}");
+    assert_eq!((summary["targets"].as_u64(), summary["detached"].as_u64()), (Some(1000), Some(0)), "{summary}");
+
+    let (ok, summary, all) = detach_all(&[]);
+    assert!(ok, "{all}");
+    assert_eq!(summary["targets"], 1000, "{summary}");
+    assert_eq!(summary["detached"], 1000, "{summary}");
+    assert_eq!(summary["remaining"], 0, "{summary}");
+
+    let query = json!({"policies": [policy, "other-policy"]});
+    let targets = moto.ctl(&["targets", &query.to_string()]);
+    assert_eq!(targets[&policy], json!([]), "every target detached");
+    assert_eq!(targets["other-policy"], Value::Array(ids[..250].to_vec()), "another policy's targets untouched");
+
+    // Run again: nothing left, nothing to do, still a success.
+    let (ok, summary, all) = detach_all(&[]);
+    assert!(ok, "{all}");
+    assert_eq!((summary["targets"].as_u64(), summary["detached"].as_u64()), (Some(0), Some(0)), "{summary}");
+}

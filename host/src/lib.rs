@@ -8,6 +8,8 @@
 //! - [`imports`]: the WIT imports, delegating to a backend.
 //! - [`aws`]: the backends: the real client, the simulated account, and the
 //!   guarded and recording layers.
+//! - [`drain`]: detaching a policy from every target (`detach-all`, the
+//!   stack's custom resource).
 //! - [`function`]: what init builds once; [`lambda`], [`call`] and `main.rs`
 //!   are the entry points.
 
@@ -15,6 +17,7 @@ pub mod aws;
 pub mod bindings;
 pub mod call;
 pub mod config;
+pub mod drain;
 pub mod engine;
 pub mod function;
 pub mod imports;

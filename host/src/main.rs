@@ -82,6 +82,21 @@ enum Command {
         #[arg(long)]
         region: Option<String>,
     },
+    /// Detach an IoT policy from every target it is attached to (Cognito
+    /// identities, certificates, thing groups) at a rate within AWS's quota,
+    /// for example before deleting the policy. Prints a JSON summary; run it
+    /// again to resume after an interruption.
+    DetachAll {
+        /// The IoT policy.
+        #[arg(long)]
+        policy: String,
+        /// Detaches a second. AWS IoT's default quota for DetachPolicy is 15.
+        #[arg(long, default_value_t = attach_iot_policy::drain::DEFAULT_RATE)]
+        rate: f64,
+        /// List the targets and print the summary, detaching nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Compile a component ahead of time, for a host to load without compiling.
     #[cfg(feature = "compiler")]
     Precompile {
@@ -225,6 +240,7 @@ fn run(command: Command) -> Result<()> {
             }
             print_out(&serde_json::to_string_pretty(&outcome.response.to_proxy_json())?)
         }
+        Command::DetachAll { policy, rate, dry_run } => detach_all(&policy, rate, dry_run),
         Command::Call { url, region } => {
             let answer = runtime()?.block_on(attach_iot_policy::call::call(&url, region, &ProcessEnv))?;
             print_out(&answer.body)?;
@@ -245,6 +261,72 @@ fn run(command: Command) -> Result<()> {
                 .map_err(|e| anyhow::anyhow!("precompiling for {for_what}: {e:#}"))?;
             std::fs::write(&out, cwasm).with_context(|| format!("writing {}", out.display()))
         }
+    }
+}
+
+/// `detach-all`: the summary on stdout, a progress bar on stderr when it is a
+/// terminal. Fails (after the summary) when a target is left attached.
+fn detach_all(policy: &str, rate: f64, dry_run: bool) -> Result<()> {
+    use attach_iot_policy::drain::{self, Limits, Summary};
+    use std::io::{IsTerminal, Write};
+    if !attach_iot_policy_ids::is_policy_name(policy) {
+        anyhow::bail!("--policy is not an IoT policy name ([A-Za-z0-9_+=,.@-], 1-128 characters)");
+    }
+    if !(rate > 0.0 && rate <= 1000.0) {
+        anyhow::bail!("--rate must be more than 0 and at most 1000 detaches a second");
+    }
+    let runtime = runtime()?;
+    let aws: Arc<dyn Aws> = Arc::new(runtime.block_on(command_line_client())?);
+    let summary = runtime.block_on(async {
+        if dry_run {
+            let deadline = std::time::Instant::now() + Duration::from_secs(3600);
+            let targets = drain::list_all(aws.as_ref(), policy, deadline).await?;
+            let n = targets.len();
+            return Ok(Summary {
+                policy: policy.into(),
+                targets: n,
+                remaining: n,
+                stopped: Some("dry run".into()),
+                ..Summary::default()
+            });
+        }
+        let (stop, interrupted) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                let _ = stop.send(true);
+            }
+        });
+        let terminal = std::io::stderr().is_terminal();
+        let mut shown = std::time::Instant::now();
+        let progress = |done: usize, total: usize| {
+            if terminal && (done == total || shown.elapsed() >= Duration::from_millis(100)) {
+                shown = std::time::Instant::now();
+                let _ = write!(std::io::stderr(), "\r{}", drain::bar(done, total, 40));
+            }
+        };
+        // A far deadline: an operator's command runs until it is done or stopped.
+        let limits = Limits {
+            rate,
+            deadline: std::time::Instant::now() + Duration::from_secs(86_400 * 7),
+            interrupted: Some(interrupted),
+        };
+        let summary = drain::drain(aws.clone(), policy, limits, progress).await;
+        if terminal {
+            let _ = writeln!(std::io::stderr());
+        }
+        summary
+    });
+    let summary = summary
+        .map_err(|e| anyhow::anyhow!("listing the targets of {policy} failed: {}: {}", e.kind(), e.message()))?;
+    print_out(&serde_json::to_string_pretty(&summary)?)?;
+    if summary.complete() || dry_run {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "{} of {} targets are still attached to {policy}; run the command again to resume",
+            summary.remaining,
+            summary.targets
+        )
     }
 }
 

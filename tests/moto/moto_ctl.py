@@ -2,6 +2,8 @@
 
     moto_ctl.py setup URL   -> JSON with the IDs and keys the tests use
     moto_ctl.py state URL JSON-QUERY -> JSON with the policies and attributes
+    moto_ctl.py populate URL JSON-QUERY -> attaches policies to many new identities
+    moto_ctl.py targets URL JSON-QUERY -> JSON with each policy's targets
     moto_ctl.py assume URL JSON-QUERY -> JSON with a role's temporary credentials
     moto_ctl.py auth URL on|off
 
@@ -114,6 +116,34 @@ def assume(url, query):
     }
 
 
+def populate(url, query):
+    """Attaches `policy` to `count` new identities, and `other` (a new policy) to the first `otherCount`."""
+    auth(url, False)
+    try:
+        iot = client(url, "iot")
+        iot.create_policy(policyName=query["other"], policyDocument=json.dumps(POLICY_DOC))
+        identity = client(url, "cognito-identity")
+        pool_id = identity.list_identity_pools(MaxResults=1)["IdentityPools"][0]["IdentityPoolId"]
+        ids = [identity.get_id(IdentityPoolId=pool_id)["IdentityId"] for _ in range(query["count"])]
+        for target in ids:
+            iot.attach_policy(policyName=query["policy"], target=target)
+        for target in ids[: query["otherCount"]]:
+            iot.attach_policy(policyName=query["other"], target=target)
+        return {"identityIds": ids}
+    finally:
+        auth(url, True)
+
+
+def targets(url, query):
+    """The targets of each policy named in the query's list."""
+    auth(url, False)
+    try:
+        iot = client(url, "iot")
+        return {p: iot.list_targets_for_policy(policyName=p)["targets"] for p in query["policies"]}
+    finally:
+        auth(url, True)
+
+
 def state(url, query):
     auth(url, False)
     try:
@@ -133,6 +163,10 @@ def main():
         print(json.dumps(setup(url)))
     elif command == "state":
         print(json.dumps(state(url, json.loads(sys.argv[3]))))
+    elif command == "populate":
+        print(json.dumps(populate(url, json.loads(sys.argv[3]))))
+    elif command == "targets":
+        print(json.dumps(targets(url, json.loads(sys.argv[3]))))
     elif command == "assume":
         print(json.dumps(assume(url, json.loads(sys.argv[3]))))
     elif command == "auth":

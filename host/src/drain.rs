@@ -1,0 +1,243 @@
+//! Detaching one IoT policy from every target it has: `detach-all`, and the
+//! stack's custom resource before CloudFormation deletes the policy.
+//!
+//! The targets are listed first (every page), then detached at a steady rate
+//! with several calls in flight, so the rate holds whatever AWS's latency. A
+//! throttled detach waits and goes again; a target that was already detached
+//! counts as done. Running it again resumes: the listing shows only what is
+//! still attached.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tracing::{Level, event};
+
+use crate::aws::{Aws, AwsError, CallContext};
+
+/// AWS IoT's default quota for `DetachPolicy`, in requests a second.
+pub const DEFAULT_RATE: f64 = 15.0;
+/// The most detaches in flight at once.
+const IN_FLIGHT: usize = 32;
+/// How long one AWS call (with its own retries) may take.
+const CALL_BUDGET: Duration = Duration::from_secs(30);
+/// How often a target that stays throttled is tried again before it is
+/// reported as not detached.
+const THROTTLED_TRIES: u32 = 5;
+/// The wait before trying a throttled target again.
+const THROTTLED_PAUSE: Duration = Duration::from_secs(1);
+
+/// How the drain went, as `detach-all` prints it.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub policy: String,
+    /// Targets the listing found.
+    pub targets: usize,
+    /// Detached now.
+    pub detached: usize,
+    /// Already detached when their turn came (AWS answered not-found).
+    pub already_detached: usize,
+    /// Targets still attached: not reached before the deadline or an
+    /// interruption, or refused.
+    pub remaining: usize,
+    /// Each refused target with why (at most [`MAX_REPORTED_FAILURES`]).
+    pub failures: Vec<Failure>,
+    /// Why the drain stopped early, when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+    pub seconds: f64,
+    /// Detaches a second, over the detach phase.
+    pub rate: f64,
+}
+
+impl Summary {
+    /// Every target is detached.
+    pub fn complete(&self) -> bool {
+        self.remaining == 0 && self.stopped.is_none()
+    }
+}
+
+/// The most failures a summary lists; the count is in `remaining`.
+pub const MAX_REPORTED_FAILURES: usize = 20;
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Failure {
+    pub target: String,
+    pub error: String,
+}
+
+/// What the drain may use.
+pub struct Limits {
+    /// Detaches a second.
+    pub rate: f64,
+    /// Nothing is started after this.
+    pub deadline: Instant,
+    /// Stops the drain when it resolves (Ctrl-C); in-flight calls finish.
+    pub interrupted: Option<tokio::sync::watch::Receiver<bool>>,
+}
+
+/// Lists every target of `policy` and detaches each. `progress` hears the
+/// count done and the total after each detach. An error from the listing
+/// (the policy is missing, access is denied) is returned as it is.
+pub async fn drain(
+    aws: Arc<dyn Aws>,
+    policy: &str,
+    limits: Limits,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<Summary, AwsError> {
+    let started = Instant::now();
+    let targets = list_all(aws.as_ref(), policy, limits.deadline).await?;
+    let total = targets.len();
+    event!(Level::INFO, policy, targets = total, "listed the policy's targets");
+    let mut summary = Summary { policy: policy.to_owned(), targets: total, ..Summary::default() };
+    progress(0, total);
+
+    let detaching = Instant::now();
+    let interval = Duration::from_secs_f64(1.0 / limits.rate.max(0.001));
+    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+    let mut tasks = JoinSet::new();
+    let mut next_start = Instant::now();
+    let mut started_count = 0;
+    let finish = |summary: &mut Summary, (target, result): (String, Result<bool, AwsError>)| match result {
+        Ok(true) => summary.detached += 1,
+        Ok(false) => summary.already_detached += 1,
+        Err(e) => {
+            summary.remaining += 1;
+            if summary.failures.len() < MAX_REPORTED_FAILURES {
+                summary.failures.push(Failure { target, error: format!("{}: {}", e.kind(), e.message()) });
+            }
+        }
+    };
+    for target in targets {
+        if limits.interrupted.as_ref().is_some_and(|i| *i.borrow()) {
+            summary.stopped = Some("interrupted".into());
+            break;
+        }
+        if Instant::now() >= limits.deadline {
+            summary.stopped = Some("the time ran out".into());
+            break;
+        }
+        // Paced by start time: the rate holds while calls overlap.
+        tokio::time::sleep_until(next_start.into()).await;
+        let now = Instant::now();
+        next_start = next_start.max(now.checked_sub(interval).unwrap_or(now)) + interval;
+        let slot = slots.clone().acquire_owned().await.expect("never closed");
+        let aws = aws.clone();
+        let (policy, deadline) = (policy.to_owned(), limits.deadline);
+        tasks.spawn(async move {
+            let result = detach_one(aws.as_ref(), &policy, &target, deadline).await;
+            drop(slot);
+            (target, result)
+        });
+        started_count += 1;
+        while let Some(done) = tasks.try_join_next() {
+            finish(&mut summary, done.expect("a detach task panicked"));
+            progress(summary.detached + summary.already_detached, total);
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        finish(&mut summary, done.expect("a detach task panicked"));
+        progress(summary.detached + summary.already_detached, total);
+    }
+    summary.remaining += total - started_count;
+    summary.seconds = started.elapsed().as_secs_f64();
+    let detach_seconds = detaching.elapsed().as_secs_f64();
+    let done = summary.detached + summary.already_detached;
+    summary.rate = if detach_seconds > 0.0 { done as f64 / detach_seconds } else { 0.0 };
+    Ok(summary)
+}
+
+/// Every target, page by page.
+pub async fn list_all(aws: &dyn Aws, policy: &str, deadline: Instant) -> Result<Vec<String>, AwsError> {
+    let mut targets = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let cx = CallContext { deadline: deadline.min(Instant::now() + CALL_BUDGET), trace_id: None };
+        let page = aws.list_targets_for_policy(&cx, policy, marker.as_deref()).await?;
+        targets.extend(page.targets);
+        match page.next_marker {
+            Some(next) if Some(&next) != marker.as_ref() => marker = Some(next),
+            _ => return Ok(targets),
+        }
+    }
+}
+
+/// `Ok(true)`: detached now; `Ok(false)`: it was not attached.
+async fn detach_one(aws: &dyn Aws, policy: &str, target: &str, deadline: Instant) -> Result<bool, AwsError> {
+    let mut tries = 0;
+    loop {
+        // The call's own deadline may run past the drain's: a call that
+        // started is let finish.
+        let cx = CallContext { deadline: Instant::now() + CALL_BUDGET, trace_id: None };
+        match aws.detach_policy(&cx, policy, target).await {
+            Ok(()) => return Ok(true),
+            Err(AwsError::NotFound(_)) => return Ok(false),
+            Err(AwsError::Throttled(_))
+                if tries + 1 < THROTTLED_TRIES && Instant::now() + THROTTLED_PAUSE < deadline =>
+            {
+                tries += 1;
+                tokio::time::sleep(THROTTLED_PAUSE * tries).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// A progress bar for a terminal: `[#####.....] 512/1000`.
+pub fn bar(done: usize, total: usize, width: usize) -> String {
+    let filled = if total == 0 { width } else { done * width / total };
+    format!("[{}{}] {done}/{total}", "#".repeat(filled), ".".repeat(width - filled))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::simulated::{AccountState, SimulatedAccount};
+
+    fn account(targets: usize, other: usize) -> Arc<SimulatedAccount> {
+        let mut state = AccountState { policies: vec!["drain-me".into(), "keep-me".into()], ..Default::default() };
+        state.attachments.insert("drain-me".into(), (0..targets).map(|i| format!("target-{i:04}")).collect());
+        state.attachments.insert("keep-me".into(), (0..other).map(|i| format!("target-{i:04}")).collect());
+        Arc::new(SimulatedAccount::new(state))
+    }
+
+    fn limits(rate: f64) -> Limits {
+        Limits { rate, deadline: Instant::now() + Duration::from_secs(60), interrupted: None }
+    }
+
+    #[tokio::test]
+    async fn every_page_is_drained_and_other_policies_are_untouched() {
+        let aws = account(600, 300);
+        let summary = drain(aws.clone(), "drain-me", limits(100_000.0), |_, _| {}).await.unwrap();
+        assert_eq!((summary.targets, summary.detached, summary.remaining), (600, 600, 0), "{summary:?}");
+        assert!(summary.complete());
+        let state = aws.snapshot();
+        assert!(!state.attachments.contains_key("drain-me"));
+        assert_eq!(state.attachments["keep-me"].len(), 300);
+    }
+
+    #[tokio::test]
+    async fn a_deadline_stops_it_and_says_how_many_remain() {
+        let aws = account(50, 0);
+        let summary =
+            drain(aws, "drain-me", Limits { deadline: Instant::now(), ..limits(10.0) }, |_, _| {}).await.unwrap();
+        assert_eq!(summary.remaining, 50);
+        assert!(!summary.complete());
+        assert_eq!(summary.stopped.as_deref(), Some("the time ran out"));
+    }
+
+    #[tokio::test]
+    async fn a_missing_policy_is_an_error_from_the_listing() {
+        let e = drain(account(0, 0), "no-such", limits(10.0), |_, _| {}).await.unwrap_err();
+        assert!(matches!(e, AwsError::NotFound(_)), "{e:?}");
+    }
+
+    #[test]
+    fn the_bar_fills() {
+        assert_eq!(bar(5, 10, 10), "[#####.....] 5/10");
+        assert_eq!(bar(0, 0, 4), "[####] 0/0");
+    }
+}
