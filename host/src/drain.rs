@@ -188,7 +188,7 @@ async fn detach_one(aws: &dyn Aws, policy: &str, target: &str, deadline: Instant
 
 /// A progress bar for a terminal: `[#####.....] 512/1000`.
 pub fn bar(done: usize, total: usize, width: usize) -> String {
-    let filled = if total == 0 { width } else { done * width / total };
+    let filled = (done * width).checked_div(total).unwrap_or(width).min(width);
     format!("[{}{}] {done}/{total}", "#".repeat(filled), ".".repeat(width - filled))
 }
 
