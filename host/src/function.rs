@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::aws::Aws;
 use crate::aws::guarded::Guarded;
 use crate::config::Config;
+use crate::custom_resource;
 use crate::runner::{Invocation, Outcome, Runner};
 
 #[derive(Clone)]
@@ -23,7 +24,16 @@ impl Function {
         Self { runner, config, aws }
     }
 
+    /// The component answers the event, unless it is the stack's custom
+    /// resource request, which the host serves itself.
     pub async fn invoke(&self, event: &[u8], invocation: &Invocation) -> Outcome {
+        if let Some(request) = custom_resource::parse(event) {
+            let cognito_identity = invocation.cognito_identity.as_deref();
+            let response =
+                custom_resource::serve(request, self.aws.clone(), &self.config, cognito_identity, invocation.deadline)
+                    .await;
+            return Outcome::host(response);
+        }
         self.runner.invoke(event, invocation, &self.config, self.aws.clone()).await
     }
 }

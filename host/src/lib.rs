@@ -17,6 +17,7 @@ pub mod aws;
 pub mod bindings;
 pub mod call;
 pub mod config;
+pub mod custom_resource;
 pub mod drain;
 pub mod engine;
 pub mod function;

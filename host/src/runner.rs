@@ -38,6 +38,13 @@ pub struct Outcome {
     pub aws_wait: Duration,
 }
 
+impl Outcome {
+    /// A response the host made without the component.
+    pub fn host(response: Response) -> Self {
+        Outcome { response, phases: Phases::default(), peak_memory: 0, aws_calls: 0, aws_wait: Duration::ZERO }
+    }
+}
+
 /// Where an invocation's time went; logged at DEBUG, and read by `make bench`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Phases {
@@ -228,8 +235,7 @@ impl Runner {
 
 fn host_refusal(status: u16, code: &str, message: &str, config: &Config) -> Outcome {
     event!(Level::WARN, status, code, "refused before the component ran: {message}");
-    let response = response::host_error(status, code, message, &config.cors_allow_origin);
-    Outcome { response, phases: Phases::default(), peak_memory: 0, aws_calls: 0, aws_wait: Duration::ZERO }
+    Outcome::host(response::host_error(status, code, message, &config.cors_allow_origin))
 }
 
 /// A store's data: everything one invocation may touch.

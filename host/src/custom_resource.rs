@@ -1,0 +1,262 @@
+//! The stack's custom resource, so that the stack can come down: on `Delete`
+//! it detaches the stack's IoT policy from every target before CloudFormation
+//! deletes the policy (whose `DeletePolicy` refuses an attached policy).
+//! `Create` and `Update` change nothing.
+//!
+//! These events are the host's: they never reach the component. The answer
+//! goes where CloudFormation said, as its custom resource protocol requires:
+//! a `PUT` of `{"Status": "SUCCESS" | "FAILED", …}` to the `ResponseURL`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tracing::{Level, event};
+
+use crate::aws::client::{ca_bundle, http_client};
+use crate::aws::{Aws, AwsError};
+use crate::config::{Config, Lookup, ProcessEnv};
+use crate::drain::{self, Limits};
+use crate::response::Response;
+
+/// Time kept back from the invocation's deadline to send the answer.
+const ANSWER_MARGIN: Duration = Duration::from_secs(10);
+/// CloudFormation shows at most this much of a reason.
+const MAX_REASON: usize = 1000;
+/// Names one extra origin the `ResponseURL` may have, besides AWS's own
+/// `https://….amazonaws.com`: for tests and local emulators.
+pub const RESPONSE_ORIGIN_VAR: &str = "CFN_RESPONSE_URL_ALLOWED_ORIGIN";
+/// The detach rate, a second (`DETACH_RATE`), as `detach-all --rate`.
+pub const RATE_VAR: &str = "DETACH_RATE";
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Request {
+    pub request_type: String,
+    #[serde(rename = "ResponseURL")]
+    pub response_url: String,
+    pub stack_id: String,
+    pub request_id: String,
+    pub logical_resource_id: String,
+    pub physical_resource_id: Option<String>,
+    #[serde(default)]
+    pub resource_properties: Properties,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Properties {
+    /// The policy to drain on `Delete`; empty for none.
+    #[serde(default)]
+    pub policy_name: String,
+}
+
+/// A CloudFormation custom resource request, if `event` is one: an object
+/// with `RequestType`, `ResponseURL` and `StackId`. Anything else is the
+/// component's. `Err` is a request too malformed to answer.
+pub fn parse(event: &[u8]) -> Option<Result<Request, String>> {
+    // A cheap look first: API Gateway events are never these.
+    let text = std::str::from_utf8(event).ok()?;
+    if !(text.contains("\"ResponseURL\"") && text.contains("\"RequestType\"")) {
+        return None;
+    }
+    let value: Value = serde_json::from_str(text).ok()?;
+    let object = value.as_object()?;
+    if !(object.contains_key("RequestType") && object.contains_key("ResponseURL") && object.contains_key("StackId")) {
+        return None;
+    }
+    Some(serde_json::from_value(value).map_err(|e| format!("a custom resource request of the wrong shape ({e})")))
+}
+
+/// Serves one request and answers CloudFormation. The returned response is
+/// the invocation's own result, which CloudFormation does not read.
+pub async fn serve(
+    request: Result<Request, String>,
+    aws: Arc<dyn Aws>,
+    config: &Config,
+    cognito_identity: Option<&str>,
+    deadline: Instant,
+) -> Response {
+    let request = match request {
+        Ok(request) => request,
+        Err(why) => {
+            event!(Level::ERROR, "{why}; no answer can be sent");
+            return answer(400, json!({ "error": "invalid-event", "message": why }));
+        }
+    };
+    // Only CloudFormation (through a principal allowed to invoke the function)
+    // sends these; an app's identity may not drive a drain.
+    if cognito_identity.is_some() {
+        event!(Level::WARN, "refused a custom resource request from a Cognito identity");
+        return answer(
+            403,
+            json!({ "error": "forbidden", "message": "a Cognito identity may not send custom resource requests" }),
+        );
+    }
+    if let Err(why) = allowed_response_url(&request.response_url, &ProcessEnv) {
+        event!(Level::ERROR, "{why}; no answer is sent");
+        return answer(400, json!({ "error": "invalid-event", "message": why }));
+    }
+    event!(
+        Level::INFO,
+        request_type = request.request_type,
+        logical_resource_id = request.logical_resource_id,
+        "custom resource request"
+    );
+    let (status, reason, data) = decide(&request, aws, config, deadline).await;
+    let physical = request.physical_resource_id.clone().unwrap_or_else(|| {
+        format!("detach-on-delete-{}", request.resource_properties.policy_name).chars().take(200).collect()
+    });
+    let body = json!({
+        "Status": status,
+        "Reason": reason.chars().take(MAX_REASON).collect::<String>(),
+        "PhysicalResourceId": physical,
+        "StackId": request.stack_id,
+        "RequestId": request.request_id,
+        "LogicalResourceId": request.logical_resource_id,
+        "NoEcho": false,
+        "Data": data,
+    });
+    match send(&request.response_url, &body).await {
+        Ok(()) => event!(Level::INFO, status, "answered CloudFormation"),
+        Err(e) => event!(Level::ERROR, status, "could not answer CloudFormation: {e}"),
+    }
+    answer(200, body)
+}
+
+/// What to answer: the status, a reason, and the data.
+async fn decide(
+    request: &Request,
+    aws: Arc<dyn Aws>,
+    config: &Config,
+    deadline: Instant,
+) -> (&'static str, String, Value) {
+    let policy = request.resource_properties.policy_name.trim();
+    match request.request_type.as_str() {
+        "Create" | "Update" => return ("SUCCESS", "nothing to do until the stack is deleted".into(), json!({})),
+        "Delete" => {}
+        other => return ("FAILED", format!("unknown RequestType {other:?}"), json!({})),
+    }
+    if policy.is_empty() {
+        return ("SUCCESS", "no policy to detach".into(), json!({}));
+    }
+    if !config.policy_names.iter().any(|p| p == policy) {
+        return ("FAILED", format!("{policy} is not one of the function's IOT_POLICY_NAME policies"), json!({}));
+    }
+    let rate = match ProcessEnv.get(RATE_VAR) {
+        Ok(Some(v)) => match v.trim().parse::<f64>() {
+            Ok(r) if r > 0.0 && r <= 1000.0 => r,
+            _ => return ("FAILED", format!("{RATE_VAR} must be a number of detaches a second, up to 1000"), json!({})),
+        },
+        _ => drain::DEFAULT_RATE,
+    };
+    let until = deadline.checked_sub(ANSWER_MARGIN).unwrap_or(deadline);
+    let resume = format!("run `attach-iot-policy detach-all --policy {policy}`, then delete the stack again");
+    match drain::drain(aws, policy, Limits { rate, deadline: until, interrupted: None }, |_, _| {}).await {
+        Ok(summary) if summary.complete() => (
+            "SUCCESS",
+            format!("detached {policy} from {} targets", summary.detached + summary.already_detached),
+            json!({ "Detached": summary.detached, "AlreadyDetached": summary.already_detached }),
+        ),
+        Ok(summary) => {
+            let why = match (&summary.stopped, summary.failures.first()) {
+                (Some(stopped), _) => stopped.clone(),
+                (None, Some(f)) => format!("AWS refused: {}", f.error),
+                (None, None) => "some detaches failed".into(),
+            };
+            let reason = format!(
+                "{} of {} targets are still attached to {policy} ({why}); {resume}",
+                summary.remaining, summary.targets
+            );
+            ("FAILED", reason, json!({ "Detached": summary.detached, "Remaining": summary.remaining }))
+        }
+        // The policy is gone already: nothing is attached to it.
+        Err(AwsError::NotFound(_)) => ("SUCCESS", format!("{policy} does not exist"), json!({})),
+        Err(e) => (
+            "FAILED",
+            format!("listing the targets of {policy} failed ({}: {}); {resume}", e.kind(), e.message()),
+            json!({}),
+        ),
+    }
+}
+
+/// AWS's presigned S3 URLs are `https://…amazonaws.com[.cn]/…`; one more
+/// origin may be allowed by [`RESPONSE_ORIGIN_VAR`].
+fn allowed_response_url(url: &str, var: &impl Lookup) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|_| "the ResponseURL is not a URL".to_owned())?;
+    let host = parsed.host_str().unwrap_or_default();
+    let aws = parsed.scheme() == "https" && (host.ends_with(".amazonaws.com") || host.ends_with(".amazonaws.com.cn"));
+    let extra = var.get(RESPONSE_ORIGIN_VAR).ok().flatten().filter(|o| !o.trim().is_empty());
+    let allowed =
+        extra.is_some_and(|origin| parsed.origin().ascii_serialization() == origin.trim().trim_end_matches('/'));
+    if aws || allowed {
+        Ok(())
+    } else {
+        Err(format!("the ResponseURL is not an https URL of AWS (nor the origin {RESPONSE_ORIGIN_VAR} names)"))
+    }
+}
+
+/// The `PUT`, tried three times. No `Content-Type`: the presigned URL's
+/// signature was made without one.
+async fn send(url: &str, body: &Value) -> Result<(), String> {
+    let roots = ca_bundle(&ProcessEnv).map_err(|e| e.to_string())?;
+    let client = http_client(Some(&roots))
+        .timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let body = body.to_string();
+    let mut last = String::new();
+    for attempt in 1..=3u32 {
+        match client.put(url).body(body.clone()).send().await {
+            Ok(r) if r.status().is_success() => return Ok(()),
+            Ok(r) => last = format!("HTTP {}", r.status().as_u16()),
+            Err(e) => last = e.without_url().to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(500) * attempt).await;
+    }
+    Err(last)
+}
+
+fn answer(status_code: u16, body: Value) -> Response {
+    Response { status_code, headers: vec![("Content-Type".into(), "application/json".into())], body: body.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_custom_resource_requests_are_taken() {
+        assert!(parse(br#"{"httpMethod": "GET", "requestContext": {}}"#).is_none());
+        assert!(parse(br#"{"body": "\"ResponseURL\" \"RequestType\""}"#).is_none());
+        let request = br#"{"RequestType": "Delete", "ResponseURL": "https://x.s3.amazonaws.com/r", "StackId": "s",
+            "RequestId": "r", "LogicalResourceId": "l", "PhysicalResourceId": "p",
+            "ResourceProperties": {"ServiceToken": "arn", "PolicyName": "p1"}}"#;
+        let parsed = parse(request).unwrap().unwrap();
+        assert_eq!(parsed.resource_properties.policy_name, "p1");
+        assert!(parse(br#"{"RequestType": 1, "ResponseURL": "u", "StackId": "s"}"#).unwrap().is_err());
+    }
+
+    #[test]
+    fn the_answer_goes_only_to_aws_or_the_named_origin() {
+        let none = |_: &str| None;
+        assert!(
+            allowed_response_url("https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/a?b", &none)
+                .is_ok()
+        );
+        assert!(allowed_response_url("https://bucket.s3.cn-north-1.amazonaws.com.cn/a", &none).is_ok());
+        for bad in [
+            "http://x.s3.amazonaws.com/a",
+            "https://evil.example/a",
+            "https://amazonaws.com.evil.example/",
+            "file:///etc/passwd",
+        ] {
+            assert!(allowed_response_url(bad, &none).is_err(), "{bad}");
+        }
+        let local = |k: &str| (k == RESPONSE_ORIGIN_VAR).then(|| "http://127.0.0.1:8080".to_owned());
+        assert!(allowed_response_url("http://127.0.0.1:8080/cfn", &local).is_ok());
+        assert!(allowed_response_url("http://127.0.0.1:8081/cfn", &local).is_err());
+    }
+}
