@@ -1,5 +1,5 @@
 # Thin wrappers; each target is a word the README uses.
-.PHONY: build guest run test test-fast test-integration lint fmt clean venv package package-x86_64 package-arm64 node bench build-AttachIotPolicyFunction
+.PHONY: build guest run test test-fast test-integration lint fmt clean venv package package-x86_64 package-arm64 node bench build-AttachIotPolicyFunction build-PolicyDrainFunction
 
 GUEST_WASM := target/wasm32-wasip2/guest/attach_iot_policy_guest.wasm
 BIN        := target/release/attach-iot-policy
@@ -96,6 +96,9 @@ ARCH ?= arm64
 build-AttachIotPolicyFunction:
 	$(MAKE) package-$(ARCH)
 	cp dist/$(ARCH)/bootstrap $(ARTIFACTS_DIR)/bootstrap
+
+# The stack's policy drain (its custom resource) runs the same bootstrap.
+build-PolicyDrainFunction: build-AttachIotPolicyFunction
 
 # Benchmarks, not timed tests: medians over repeated runs, in
 # target/bench/report.md and docs/performance.md. cargo bench rebuilds the

@@ -25,8 +25,15 @@ BINARY = Path(os.environ.get("ATTACH_IOT_POLICY_BIN", ROOT / "target" / "debug" 
 # Actions whose IAM resource types cannot name what this function acts on, so
 # `Resource: "*"` is the narrowest there is. AttachPolicy's resource types are
 # `cert` and `thinggroup` (Service Authorization Reference); a Cognito identity is neither.
-UNNARROWABLE = {"iot:AttachPolicy"}
-FUNCTION_ACTIONS = {"iot:AttachPolicy", "cognito-idp:AdminUpdateUserAttributes", "cognito-idp:ListUsers"}
+UNNARROWABLE = {"iot:AttachPolicy", "iot:DetachPolicy"}
+FUNCTION_ACTIONS = {
+    "iot:AttachPolicy",
+    "iot:DetachPolicy",
+    "cognito-idp:AdminUpdateUserAttributes",
+    "cognito-idp:AdminDeleteUserAttributes",
+    "cognito-idp:ListUsers",
+}
+DRAIN_ACTIONS = {"iot:ListTargetsForPolicy", "iot:DetachPolicy"}
 
 
 def load_template():
@@ -45,10 +52,14 @@ class TemplateTest(unittest.TestCase):
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
 
     def test_function_iam_is_least_privilege(self):
-        function = load_template()["Resources"]["AttachIotPolicyFunction"]["Properties"]
+        for name, expected in [("AttachIotPolicyFunction", FUNCTION_ACTIONS), ("PolicyDrainFunction", DRAIN_ACTIONS)]:
+            with self.subTest(name):
+                self.check_least_privilege(load_template()["Resources"][name]["Properties"], expected)
+
+    def check_least_privilege(self, function, expected):
         statements = [s for policy in function["Policies"] for s in policy["Statement"]]
         actions = {a for s in statements for a in as_list(s["Action"])}
-        self.assertEqual(actions, FUNCTION_ACTIONS)
+        self.assertEqual(actions, expected)
         for statement in statements:
             self.assertEqual(statement["Effect"], "Allow")
             for action in as_list(statement["Action"]):
@@ -63,15 +74,34 @@ class TemplateTest(unittest.TestCase):
         self.assertEqual(policy["Roles"], [{"Ref": "AuthRoleName"}])
         [statement] = policy["PolicyDocument"]["Statement"]
         self.assertEqual(statement["Action"], "execute-api:Invoke")
-        rest = statement["Resource"][0]["Fn::Sub"]
-        self.assertTrue(rest.endswith("${RestApi}/prod/GET/attachIoTPolicy"), rest)
+        rest = [r["Fn::Sub"] for r in statement["Resource"][:2]]
+        self.assertTrue(rest[0].endswith("${RestApi}/prod/GET/attachIoTPolicy"), rest)
+        self.assertTrue(rest[1].endswith("${RestApi}/prod/DELETE/attachIoTPolicy"), rest)
 
     def test_the_api_method_requires_iam_auth(self):
         resources = load_template()["Resources"]
-        event = resources["AttachIotPolicyFunction"]["Properties"]["Events"]["RestGet"]["Properties"]
-        self.assertEqual((event["Method"], event["Path"]), ("GET", "/attachIoTPolicy"))
-        self.assertEqual(event["Auth"]["Authorizer"], "AWS_IAM")
-        self.assertEqual(resources["HttpApiRoute"]["Properties"]["AuthorizationType"], "AWS_IAM")
+        events = resources["AttachIotPolicyFunction"]["Properties"]["Events"]
+        for name, method in [("RestGet", "GET"), ("RestDelete", "DELETE")]:
+            event = events[name]["Properties"]
+            self.assertEqual((event["Method"], event["Path"]), (method, "/attachIoTPolicy"))
+            self.assertEqual(event["Auth"]["Authorizer"], "AWS_IAM")
+        for route in ["HttpApiRoute", "HttpApiDeleteRoute"]:
+            self.assertEqual(resources[route]["Properties"]["AuthorizationType"], "AWS_IAM")
+
+    def test_the_stack_drains_its_policy_before_deleting_it(self):
+        resources = load_template()["Resources"]
+        drain = resources["PolicyTargetsDrain"]
+        self.assertEqual(drain["Type"], "Custom::DetachPolicyTargets")
+        props = drain["Properties"]
+        self.assertEqual(props["ServiceToken"], {"Fn::GetAtt": ["PolicyDrainFunction", "Arn"]})
+        # A Ref to the policy: CloudFormation deletes the drain (which detaches) before the policy.
+        self.assertEqual(props["PolicyName"]["Fn::If"][1], {"Ref": "PerIdentityIotPolicy"})
+        # The API's function goes first, so nothing attaches the policy again during the drain.
+        self.assertEqual(resources["AttachIotPolicyFunction"]["DependsOn"], "PolicyTargetsDrain")
+        # The drain may take its time, within CloudFormation's wait for the answer.
+        timeout = resources["PolicyDrainFunction"]["Properties"]["Timeout"]
+        self.assertLessEqual(timeout, props["ServiceTimeout"])
+        self.assertGreaterEqual(timeout, 300)
 
     def test_default_iot_policy_confines_each_identity_to_its_own(self):
         document = load_template()["Resources"]["PerIdentityIotPolicy"]["Properties"]["PolicyDocument"]
