@@ -35,6 +35,8 @@ const TAX_RUNS_PER_ROUND: usize = 100;
 const TAX_RUNS: usize = TAX_ROUNDS * TAX_RUNS_PER_ROUND;
 /// Cold starts per side for the first invocation over TLS.
 const FIRST_RUNS: usize = 20;
+/// Targets drained at 15 a second: 20 s.
+const DRAIN_TARGETS: usize = 300;
 /// `invoke` runs per way of loading the guest, alternating the two.
 const INVOKE_RUNS: usize = 20;
 
@@ -96,6 +98,94 @@ async fn instant_aws_over_tls(ca: &TestCa) -> String {
         }
     });
     url
+}
+
+/// What the throttling IoT fake saw.
+#[derive(Default)]
+struct FakeIot {
+    attached: std::collections::BTreeSet<String>,
+    detached: usize,
+    throttled: usize,
+}
+
+/// A loopback IoT that lists the policy's targets and detaches at most
+/// `limit` a second: a token bucket holding one second's worth, as AWS's
+/// quotas do; above it, 429 `ThrottlingException`.
+async fn throttling_iot(targets: usize, limit: f64) -> (String, Arc<Mutex<FakeIot>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let state = Arc::new(Mutex::new(FakeIot {
+        attached: (0..targets).map(|i| format!("us-east-1:00000000-0000-4000-8000-{i:012}")).collect(),
+        ..FakeIot::default()
+    }));
+    let bucket = Arc::new(Mutex::new((limit, Instant::now())));
+    let shared = state.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let (state, bucket) = (shared.clone(), bucket.clone());
+            tokio::spawn(async move {
+                while let Some((head, body)) = read_request(&mut socket).await {
+                    let answer = if head.starts_with("POST /policy-targets/") {
+                        let targets: Vec<String> = state.lock().unwrap().attached.iter().cloned().collect();
+                        http(200, "", serde_json::json!({ "targets": targets }).to_string().as_bytes())
+                    } else {
+                        let target = serde_json::from_slice::<serde_json::Value>(&body).unwrap()["target"]
+                            .as_str()
+                            .unwrap()
+                            .to_owned();
+                        let allowed = {
+                            let mut b = bucket.lock().unwrap();
+                            let now = Instant::now();
+                            b.0 = (b.0 + now.duration_since(b.1).as_secs_f64() * limit).min(limit);
+                            b.1 = now;
+                            if b.0 >= 1.0 {
+                                b.0 -= 1.0;
+                                true
+                            } else {
+                                false
+                            }
+                        };
+                        let mut state = state.lock().unwrap();
+                        if allowed {
+                            state.attached.remove(&target);
+                            state.detached += 1;
+                            http(200, "", b"{}")
+                        } else {
+                            state.throttled += 1;
+                            let body = br#"{"message":"Rate exceeded"}"#;
+                            http(429, "x-amzn-ErrorType: ThrottlingException\r\n", body)
+                        }
+                    };
+                    if socket.write_all(&answer).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, state)
+}
+
+/// `detach-all`'s drain against [`throttling_iot`]: the rate it achieved,
+/// what it lost, and how often it was throttled.
+async fn drain_against_throttling(targets: usize, rate: f64, limit: f64) -> (f64, usize, usize) {
+    use attach_iot_policy::aws::client::AwsClient;
+    use attach_iot_policy::aws::retry::RetryPolicy;
+    use attach_iot_policy::drain::{Limits, drain};
+    let (url, state) = throttling_iot(targets, limit).await;
+    let var = move |k: &str| match k {
+        "AWS_REGION" => Some("us-east-1".to_owned()),
+        "AWS_ACCESS_KEY_ID" => Some("AKIDBENCH".to_owned()),
+        "AWS_SECRET_ACCESS_KEY" => Some("bench-secret".to_owned()),
+        "AWS_ENDPOINT_URL" => Some(url.clone()),
+        _ => None,
+    };
+    let aws = Arc::new(AwsClient::from_lookup(&var, RetryPolicy::default()).unwrap());
+    let limits = Limits { rate, deadline: Instant::now() + Duration::from_secs(600), interrupted: None };
+    let summary = drain(aws, "bench-policy", limits, |_, _| {}).await.unwrap();
+    let state = state.lock().unwrap();
+    assert_eq!(summary.detached, state.detached);
+    (summary.rate, state.attached.len(), state.throttled)
 }
 
 /// What the minimal Runtime API tells the bench.
@@ -470,6 +560,32 @@ fn main() {
         fmt(not_opened.median),
         fmt(not_opened.min),
         fmt(not_opened.max)
+    )
+    .unwrap();
+    // detach-all: at AWS's default DetachPolicy quota, against a fake that
+    // enforces it; then asked for twice that, so throttling must be absorbed.
+    let (at_quota, over_quota) = rt.block_on(async {
+        (
+            drain_against_throttling(DRAIN_TARGETS, 15.0, 15.0).await,
+            drain_against_throttling(DRAIN_TARGETS / 2, 30.0, 15.0).await,
+        )
+    });
+    writeln!(
+        report,
+        "| `detach-all --rate 15`, {DRAIN_TARGETS} targets, IoT fake throttling above 15/s | {:.2}/s ({:.1}% of 15), {} lost, {} throttled | | | ≥ 95%, none lost |",
+        at_quota.0,
+        at_quota.0 / 15.0 * 100.0,
+        at_quota.1,
+        at_quota.2
+    )
+    .unwrap();
+    writeln!(
+        report,
+        "| `detach-all --rate 30` against the same 15/s fake, {} targets | {:.2}/s, {} lost, {} throttled (retried) | | | none lost |",
+        DRAIN_TARGETS / 2,
+        over_quota.0,
+        over_quota.1,
+        over_quota.2
     )
     .unwrap();
     for arch in ["x86_64", "arm64"] {
