@@ -3,43 +3,31 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
+use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 
 use serde_json::{Value, json};
+use support::loopback::{http, read_request};
 use support::moto::Moto;
+use tokio::io::AsyncWriteExt;
 
-/// A `ResponseURL` on loopback: each `PUT` body, parsed, comes out of the channel.
+/// A `ResponseURL` on loopback: each `PUT`'s head and parsed body come out of the channel.
 fn response_url() -> (String, mpsc::Receiver<(String, Value)>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let origin = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        for mut socket in listener.incoming().map_while(Result::ok) {
-            let mut buf = Vec::new();
-            let mut chunk = [0u8; 4096];
-            let (head, body) = loop {
-                let n = socket.read(&mut chunk).unwrap_or(0);
-                if n == 0 {
-                    break (String::new(), Value::Null);
-                }
-                buf.extend_from_slice(&chunk[..n]);
-                let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
-                let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-                let length: usize = head
-                    .lines()
-                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned()))
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(0);
-                if buf.len() >= end + 4 + length {
-                    break (head, serde_json::from_slice(&buf[end + 4..end + 4 + length]).unwrap_or(Value::Null));
-                }
-            };
-            let _ = socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-            let _ = tx.send((head, body));
-        }
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async move {
+            listener.set_nonblocking(true).unwrap();
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let Some((head, body)) = read_request(&mut socket).await else { continue };
+                let _ = socket.write_all(&http(200, "connection: close\r\n", b"")).await;
+                let _ = tx.send((head, serde_json::from_slice(&body).unwrap_or(Value::Null)));
+            }
+        });
     });
     (origin, rx)
 }

@@ -228,10 +228,33 @@ fn detach_all_drains_a_thousand_targets_and_nothing_else() {
     assert!(ok, "{all}");
     assert_eq!((summary["targets"].as_u64(), summary["detached"].as_u64()), (Some(1000), Some(0)), "{summary}");
 
+    // Interrupted (Ctrl-C): it stops after the calls in flight, says what is left, fails.
+    let child = Command::new(env!("CARGO_BIN_EXE_attach-iot-policy"))
+        .args(["detach-all", "--policy", &policy, "--rate", "50"])
+        .env_clear()
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", &moto.url)
+        .env("AWS_ACCESS_KEY_ID", &key)
+        .env("AWS_SECRET_ACCESS_KEY", &secret)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let signalled = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(signalled.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success(), "an interrupted drain is not a success");
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["stopped"], "interrupted", "{summary}");
+    let (detached, remaining) = (summary["detached"].as_u64().unwrap(), summary["remaining"].as_u64().unwrap());
+    assert!(detached > 0 && remaining > 0 && detached + remaining == 1000, "{summary}");
+
+    // Run again: it resumes with what is still attached, and finishes.
     let (ok, summary, all) = detach_all(&[]);
     assert!(ok, "{all}");
-    assert_eq!(summary["targets"], 1000, "{summary}");
-    assert_eq!(summary["detached"], 1000, "{summary}");
+    assert_eq!(summary["targets"], remaining, "{summary}");
+    assert_eq!(summary["detached"], remaining, "{summary}");
     assert_eq!(summary["remaining"], 0, "{summary}");
 
     let query = json!({"policies": [policy, "other-policy"]});

@@ -72,8 +72,8 @@ enum Command {
         #[arg(long)]
         show_calls: bool,
     },
-    /// Send a SigV4-signed GET to a deployed API with the credentials in the
-    /// environment, and print the answer: a smoke test for a deployment.
+    /// Send a SigV4-signed GET to a deployed API, with credentials found as the
+    /// AWS SDKs find them, and print the answer: a smoke test for a deployment.
     Call {
         /// The API's URL, such as the stack's InvokeUrl output.
         #[arg(long)]

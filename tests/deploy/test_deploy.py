@@ -126,10 +126,15 @@ class ReadmeTest(unittest.TestCase):
         for target in make_commands:
             self.assertIn(target, targets, f"make {target} is not a Makefile target")
         help_text = subprocess.run([str(BINARY), "--help"], capture_output=True, text=True, check=True).stdout
-        subcommands = re.findall(r"attach-iot-policy ([a-z]+)", section)
+        subcommands = re.findall(r"attach-iot-policy ([a-z][a-z-]*)", section)
         self.assertIn("call", subcommands)
+        self.assertIn("detach-all", subcommands)
         for subcommand in subcommands:
             self.assertRegex(help_text, rf"\n\s+{subcommand}\s", f"attach-iot-policy {subcommand} does not exist")
+            sub_help = subprocess.run([str(BINARY), subcommand, "--help"], capture_output=True, text=True, check=True).stdout
+            for flag in re.findall(rf"attach-iot-policy {subcommand}\b[^\n`]*", section):
+                for option in re.findall(r"(--[a-z-]+)", flag):
+                    self.assertIn(option, sub_help, f"attach-iot-policy {subcommand} has no {option}")
         for word in ["sam build", "sam deploy --guided", "IotPolicyNames", "UserPoolId", "IdentityPoolId", "AuthRoleName"]:
             self.assertIn(word, section)
 

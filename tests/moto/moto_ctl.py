@@ -10,6 +10,7 @@
 moto checks signatures and IAM policies only while auth is on; setup and
 state run with it off (moto misverifies requests that have no body).
 """
+import contextlib
 import datetime
 import json
 import os
@@ -36,6 +37,16 @@ def auth(url, on):
     # Over HTTPS, trust what AWS_CA_BUNDLE names, as boto3 does.
     context = ssl.create_default_context(cafile=os.environ.get("AWS_CA_BUNDLE"))
     urllib.request.urlopen(request, context=context).read()
+
+
+@contextlib.contextmanager
+def auth_off(url):
+    """Checking off while the test harness reads or writes, then on again."""
+    auth(url, False)
+    try:
+        yield
+    finally:
+        auth(url, True)
 
 
 def iam_user(iam, name, actions):
@@ -118,8 +129,7 @@ def assume(url, query):
 
 def populate(url, query):
     """Attaches `policy` to `count` new identities, and `other` (a new policy) to the first `otherCount`."""
-    auth(url, False)
-    try:
+    with auth_off(url):
         iot = client(url, "iot")
         iot.create_policy(policyName=query["other"], policyDocument=json.dumps(POLICY_DOC))
         identity = client(url, "cognito-identity")
@@ -130,31 +140,23 @@ def populate(url, query):
         for target in ids[: query["otherCount"]]:
             iot.attach_policy(policyName=query["other"], target=target)
         return {"identityIds": ids}
-    finally:
-        auth(url, True)
 
 
 def targets(url, query):
     """The targets of each policy named in the query's list."""
-    auth(url, False)
-    try:
+    with auth_off(url):
         iot = client(url, "iot")
         return {p: iot.list_targets_for_policy(policyName=p)["targets"] for p in query["policies"]}
-    finally:
-        auth(url, True)
 
 
 def state(url, query):
-    auth(url, False)
-    try:
+    with auth_off(url):
         iot = client(url, "iot")
         policies = [p["policyName"] for p in iot.list_attached_policies(target=query["identityId"])["policies"]]
         idp = client(url, "cognito-idp")
         user = idp.admin_get_user(UserPoolId=query["userPoolId"], Username=query["username"])
         attributes = {a["Name"]: a["Value"] for a in user["UserAttributes"]}
         return {"policies": policies, "attributes": attributes}
-    finally:
-        auth(url, True)
 
 
 def main():

@@ -191,11 +191,7 @@ impl Aws for SimulatedAccount {
                     a.name
                 )));
             }
-            let user = pool
-                .users
-                .iter_mut()
-                .find(|u| u.username == username || (u.sub_is_alias && u.sub == username))
-                .ok_or_else(|| AwsError::NotFound("UserNotFoundException: User does not exist.".into()))?;
+            let user = user(pool, username)?;
             for a in attributes {
                 user.attributes.insert(a.name.clone(), a.value.clone());
             }
@@ -232,11 +228,7 @@ impl Aws for SimulatedAccount {
                     "InvalidParameterException: Attribute does not exist in the schema: {name}"
                 )));
             }
-            let user = pool
-                .users
-                .iter_mut()
-                .find(|u| u.username == username || (u.sub_is_alias && u.sub == username))
-                .ok_or_else(|| AwsError::NotFound("UserNotFoundException: User does not exist.".into()))?;
+            let user = user(pool, username)?;
             // As AWS: removing an attribute the user does not have is not an error.
             for name in names {
                 user.attributes.remove(name);
@@ -268,6 +260,14 @@ impl Aws for SimulatedAccount {
             Ok(TargetsPage { targets, next_marker: (next < all.len()).then(|| next.to_string()) })
         })
     }
+}
+
+/// The user Cognito finds by `username`: its username, or a local user's sub.
+fn user<'a>(pool: &'a mut UserPool, username: &str) -> Result<&'a mut User, AwsError> {
+    pool.users
+        .iter_mut()
+        .find(|u| u.username == username || (u.sub_is_alias && u.sub == username))
+        .ok_or_else(|| AwsError::NotFound("UserNotFoundException: User does not exist.".into()))
 }
 
 /// `name = "value"`, the only filter form the guest sends.
