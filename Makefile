@@ -1,5 +1,5 @@
 # Thin wrappers; each target is a word the README uses.
-.PHONY: build guest run test test-fast test-integration lint fmt clean venv package package-x86_64 package-arm64 node bench build-AttachIotPolicyFunction build-PolicyDrainFunction
+.PHONY: build guest run test test-fast test-integration lint fmt clean venv package package-x86_64 package-arm64 node bench build-AttachIotPolicyFunction build-PolicyDrainFunction package-node
 
 GUEST_WASM := target/wasm32-wasip2/guest/attach_iot_policy_guest.wasm
 BIN        := target/release/attach-iot-policy
@@ -90,6 +90,26 @@ package-arm64: .zig-tools target/precompiled/aarch64.cwasm
 package: package-x86_64 package-arm64
 	@ls -l dist/*.zip
 
+# The Node.js Lambda (node/): the handler, the guest transpiled by jco from
+# the very same .wasm (its SHA-256 recorded beside it), and no node_modules:
+# the Lambda Node.js runtime ships the AWS SDK v3 the handler uses.
+NODE_PKG := target/node-package
+node/node_modules/.installed: node/package-lock.json
+	cd node && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(NODE_PKG)/index.mjs: node/index.mjs $(wildcard node/src/*.mjs) target/jco/attacher.js
+	rm -rf $(NODE_PKG) && mkdir -p $(NODE_PKG)/guest
+	cp -r node/index.mjs node/src $(NODE_PKG)/
+	cp target/jco/attacher.js target/jco/attacher.core.wasm target/jco/attacher.core2.wasm target/jco/attacher.core3.wasm $(NODE_PKG)/guest/
+	sha256sum $(GUEST_WASM) | cut -d' ' -f1 > $(NODE_PKG)/guest/component.sha256
+	echo '{"type": "module"}' > $(NODE_PKG)/package.json
+
+package-node: $(NODE_PKG)/index.mjs
+	mkdir -p dist && rm -f dist/attach-iot-policy-node.zip
+	cd $(NODE_PKG) && python3 -m zipfile -c $(CURDIR)/dist/attach-iot-policy-node.zip index.mjs package.json src guest
+	@ls -l dist/attach-iot-policy-node.zip
+
 # `sam build` (deploy/template.yaml, BuildMethod: makefile) calls this with
 # ARTIFACTS_DIR set. ARCH=x86_64 for an x86_64 function.
 ARCH ?= arm64
@@ -130,7 +150,7 @@ test-fast: .wasm-target
 
 # The tests that need moto, fun, jco, cfn-lint and the x86_64 package; a plain
 # `cargo test` lists the Rust ones as ignored.
-test-integration: venv node package-x86_64 target/jco/attacher.js
+test-integration: venv node package-x86_64 package-node node/node_modules/.installed target/jco/attacher.js
 	cargo test --workspace -- --ignored
 	cd tests/node && node --test
 	$(VENV)/bin/python -m unittest discover -s tests/deploy -v

@@ -1,0 +1,182 @@
+// The WIT's `aws` imports on the AWS SDK for JavaScript v3, with the Rust
+// host's semantics: the same mapping from AWS errors to the WIT's cases
+// (host/src/aws/errors.rs), retries in the SDKs' standard mode that never
+// retry LimitExceededException, every call bounded by the invocation's
+// remaining time, and one log line per call.
+//
+// The SDK comes from the Lambda runtime (it ships v3), so the package leaves
+// it out; `createRequire` resolves it through NODE_PATH as the runtime sets it.
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
+
+const require = createRequire(import.meta.url);
+
+/** Time kept back from the invocation's deadline for answering. */
+const ANSWER_MARGIN_MS = 500;
+const COGNITO_NOT_FOUND = ['ResourceNotFoundException', 'UserNotFoundException', 'NotFoundException', 'UserPoolNotFoundException'];
+const ACCESS_DENIED = [
+  'AccessDeniedException', 'AccessDenied', 'UnauthorizedException', 'NotAuthorizedException', 'InvalidSignatureException',
+  'SignatureDoesNotMatch', 'IncompleteSignature', 'UnrecognizedClientException', 'InvalidClientTokenId',
+  'ExpiredTokenException', 'ExpiredToken', 'MissingAuthenticationToken',
+];
+const THROTTLING = [
+  'ThrottlingException', 'TooManyRequestsException', 'Throttling', 'ThrottledException', 'RequestLimitExceeded',
+  'RequestThrottled', 'RequestThrottledException', 'SlowDown',
+];
+const UNAVAILABLE = ['ServiceUnavailableException', 'InternalFailureException', 'InternalErrorException', 'InternalException'];
+
+/** A WIT `aws.error` case, thrown as jco expects it. */
+export function witError(tag, val) {
+  return { payload: { tag, val } };
+}
+
+/** Logged codes keep letters, digits, `.`, `_` and `-` only. */
+const shortCode = (code) => String(code).split('#').pop().split(':')[0].replace(/[^A-Za-z0-9._-]/g, '').slice(0, 100);
+const clip = (message) => String(message ?? '').replace(/[\u0000-\u001f\u007f]/g, '').slice(0, 300);
+
+/** An SDK error as the WIT case the Rust host would give for the same answer. */
+export function classify(e) {
+  const status = e?.$metadata?.httpStatusCode;
+  if (status === undefined) {
+    // No HTTP answer.
+    const code = e?.code ?? e?.cause?.code ?? '';
+    if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(code)) return witError('other', `TLS: ${shortCode(code)} (no HTTP answer)`);
+    if (e?.name === 'AbortError' || e?.name === 'TimeoutError') return witError('unavailable', 'timed out (no HTTP answer)');
+    if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH/.test(code)) return witError('unavailable', 'could not connect (no HTTP answer)');
+    return witError('unavailable', 'the connection failed (no HTTP answer)');
+  }
+  const known = e?.$fault !== undefined && e?.name && e.name !== 'Error' && e.name !== 'UnknownError';
+  const code = known ? shortCode(e.name) : null;
+  const message = clip(e?.message);
+  const text = code ? (message && message !== code ? `${code}: ${message}` : code) : `HTTP ${status} with no AWS error code`;
+  if (COGNITO_NOT_FOUND.includes(code)) return witError('not-found', text);
+  if (ACCESS_DENIED.includes(code)) return witError('access-denied', text);
+  if (THROTTLING.includes(code)) return witError('throttled', text);
+  if (code === 'LimitExceededException') return witError('limit-exceeded', text);
+  if (UNAVAILABLE.includes(code)) return witError('unavailable', text);
+  if (status === 429) return witError('throttled', text);
+  if (status >= 500) return witError('unavailable', text);
+  if (status === 401 || status === 403) return witError('access-denied', text);
+  if (code && status >= 400 && status < 500) return witError('invalid-request', text);
+  return witError('other', text);
+}
+
+/**
+ * The SDKs' standard retry mode, with its retry quota (500 tokens; a retry
+ * takes 5, or 10 after a timeout; a success gives 1 back), except that a
+ * full quota (LimitExceededException, which the SDK counts as throttling)
+ * and client errors are never retried.
+ */
+export class RetryStrategy {
+  mode = 'standard';
+  #tokens = 500;
+
+  constructor(maxAttempts) {
+    this.maxAttempts = maxAttempts;
+  }
+
+  async acquireInitialRetryToken() {
+    return token(0, 0, 0);
+  }
+
+  async refreshRetryTokenForRetry(previous, info) {
+    const attempts = previous.getRetryCount() + 1;
+    const limit = info.error?.name === 'LimitExceededException';
+    const retryable = ['THROTTLING', 'TRANSIENT', 'SERVER_ERROR'].includes(info.errorType) && !limit;
+    const cost = info.errorType === 'TRANSIENT' ? 10 : 5;
+    if (!retryable || attempts >= this.maxAttempts || this.#tokens < cost) throw new Error('not retried');
+    this.#tokens -= cost;
+    const base = info.errorType === 'THROTTLING' ? 500 : 100;
+    const delay = Math.floor(Math.random() * Math.min(20_000, base * 2 ** (attempts - 1)));
+    return token(attempts, delay, cost);
+  }
+
+  recordSuccess(t) {
+    this.#tokens = Math.min(500, this.#tokens + (t.cost || 1));
+  }
+}
+
+function token(count, delay, cost) {
+  return { cost, getRetryCount: () => count, getRetryDelay: () => delay };
+}
+
+/** The SDK clients, built once per process; Cognito's per user pool region. */
+export function sdkAws(settings, env, log) {
+  const { IoTClient, AttachPolicyCommand, DetachPolicyCommand } = require('@aws-sdk/client-iot');
+  const cognito = require('@aws-sdk/client-cognito-identity-provider');
+  const retryStrategy = new RetryStrategy(settings.maxAttempts);
+  const common = { maxAttempts: settings.maxAttempts, retryStrategy, requestHandler: requestHandler(env) };
+  const iot = new IoTClient({ ...common, region: settings.region });
+  const cognitoClients = new Map();
+  const cognitoIn = (userPoolId) => {
+    const region = userPoolId.split('_')[0];
+    if (!cognitoClients.has(region)) cognitoClients.set(region, new cognito.CognitoIdentityProviderClient({ ...common, region }));
+    return cognitoClients.get(region);
+  };
+
+  /** Sends one command within the time left, logging it as the Rust host does. */
+  const send = async (client, command, name, remainingMs) => {
+    const started = Date.now();
+    const budget = Math.max(1, remainingMs() - ANSWER_MARGIN_MS);
+    try {
+      const output = await client.send(command, { abortSignal: AbortSignal.timeout(budget) });
+      const { httpStatusCode: status, attempts } = output.$metadata;
+      log('debug', `aws call: ok operation="${name}" status=${status} attempts=${attempts ?? 1} duration_ms=${Date.now() - started}`);
+      return output;
+    } catch (e) {
+      const error = classify(e);
+      const { httpStatusCode: status, attempts } = e?.$metadata ?? {};
+      log(
+        'warn',
+        `aws call failed: ${error.payload.val} operation="${name}" status=${status ?? 'none'} attempts=${attempts ?? 1} duration_ms=${Date.now() - started} error=${error.payload.tag}`,
+      );
+      throw error;
+    }
+  };
+
+  return {
+    attachPolicy: (policyName, target, remainingMs) =>
+      send(iot, new AttachPolicyCommand({ policyName, target }), 'AttachPolicy', remainingMs).then(() => undefined),
+    detachPolicy: (policyName, target, remainingMs) =>
+      send(iot, new DetachPolicyCommand({ policyName, target }), 'DetachPolicy', remainingMs).then(() => undefined),
+    listUsers: async (userPoolId, filter, remainingMs) => {
+      const out = await send(cognitoIn(userPoolId), new cognito.ListUsersCommand({ UserPoolId: userPoolId, Filter: filter }), 'ListUsers', remainingMs);
+      return (out.Users ?? []).map((u) => u.Username);
+    },
+    updateAttributes: (userPoolId, username, attributes, remainingMs) =>
+      send(
+        cognitoIn(userPoolId),
+        new cognito.AdminUpdateUserAttributesCommand({
+          UserPoolId: userPoolId,
+          Username: username,
+          UserAttributes: attributes.map((a) => ({ Name: a.name, Value: a.value })),
+        }),
+        'AdminUpdateUserAttributes',
+        remainingMs,
+      ).then(() => undefined),
+    deleteAttributes: (userPoolId, username, names, remainingMs) =>
+      send(
+        cognitoIn(userPoolId),
+        new cognito.AdminDeleteUserAttributesCommand({ UserPoolId: userPoolId, Username: username, UserAttributeNames: names }),
+        'AdminDeleteUserAttributes',
+        remainingMs,
+      ).then(() => undefined),
+  };
+}
+
+/** `AWS_CA_BUNDLE`, as the Rust host reads it: extra roots beside Node's own. */
+function requestHandler(env) {
+  const bundle = env.AWS_CA_BUNDLE?.trim();
+  if (!bundle) return undefined;
+  const { NodeHttpHandler } = require('@smithy/node-http-handler');
+  const https = require('node:https');
+  let pem;
+  try {
+    pem = readFileSync(bundle, 'utf8');
+  } catch (e) {
+    throw new Error(`AWS_CA_BUNDLE: ${bundle} could not be read (${e.code ?? e.message})`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error(`AWS_CA_BUNDLE: ${bundle} holds no certificate`);
+  return new NodeHttpHandler({ httpsAgent: new https.Agent({ keepAlive: true, ca: [...rootCertificates, pem] }) });
+}

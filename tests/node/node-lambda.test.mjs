@@ -1,0 +1,100 @@
+// The Node.js Lambda's production handler (node/src/handler.mjs) with the
+// conformance corpus: the guest in its worker thread, every import crossing
+// the synchronous bridge to async functions, the guard and the host's own
+// answers, against the JavaScript simulated account.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { caseFiles, check, defaults, fixtures, inputs, readJson, root } from './fixtures.mjs';
+import { SimulatedAccount } from './simulated-account.mjs';
+
+const { createHandler } = await import(join(root, 'node/src/handler.mjs'));
+const guestDir = process.env.ATTACH_IOT_POLICY_JCO_DIR ?? join(root, 'target/jco');
+const env = { AWS_REGION: 'us-west-2' };
+
+/** An account whose imports are async, as the SDK's are. */
+function asyncImports(account) {
+  return Object.fromEntries(Object.entries(account.imports()).map(([op, fn]) => [op, async (...a) => fn(...a.slice(0, fn.length))]));
+}
+
+const handlers = [];
+after(() => Promise.all(handlers.map((h) => h.close())));
+
+async function handlerFor(c, account) {
+  const { config } = inputs(c);
+  const h = await createHandler({ env, aws: asyncImports(account), config, guestDir });
+  handlers.push(h);
+  return h;
+}
+
+for (const file of caseFiles()) {
+  const c = readJson(join(fixtures, 'cases', file));
+  test(`${file}: ${c.description}`, async () => {
+    const { event, config, context } = inputs(c);
+    const account = new SimulatedAccount(c.account ?? readJson(join(root, defaults.accountFile)), c.faults ?? []);
+    const h = await handlerFor(c, account);
+    const calls = [];
+    const response = await h.invokeText(event, { requestId: context.requestId, cognitoIdentity: context.cognitoIdentity, calls });
+    check(c, { response, calls, config });
+  });
+}
+
+test('the Lambda handler takes a parsed event and answers in the proxy shape', async () => {
+  const c = readJson(join(fixtures, 'cases', 'rest-v1-sub-as-username.json'));
+  const account = new SimulatedAccount(c.account, []);
+  const h = await handlerFor(c, account);
+  const context = { awsRequestId: 'r-1', getRemainingTimeInMillis: () => 5000 };
+  const response = await h.handler(c.event, context);
+  assert.equal(response.statusCode, 200);
+  assert.deepEqual(response.headers, c.expect.headers);
+  assert.deepEqual(JSON.parse(response.body), c.expect.body);
+  // A direct invocation: the identity comes from Lambda's context, not the event.
+  const direct = readJson(join(fixtures, 'cases', 'direct-invocation-detach.json'));
+  const identity = JSON.parse(direct.context.cognitoIdentity);
+  const answer = await h.handler({ action: 'detach' }, { ...context, identity });
+  assert.equal(answer.statusCode, 200, answer.body);
+  assert.equal(JSON.parse(answer.body).identityId, identity.cognitoIdentityId);
+});
+
+test('an AWS call that never answers is cut at the deadline, not waited on forever', async () => {
+  const c = readJson(join(fixtures, 'cases', 'rest-v1-sub-as-username.json'));
+  const never = { attachPolicy: () => new Promise(() => {}) };
+  const h = await createHandler({ env, aws: { ...asyncImports(new SimulatedAccount(c.account)), ...never }, config: inputs(c).config, guestDir });
+  handlers.push(h);
+  const started = Date.now();
+  const response = await h.handler(c.event, { awsRequestId: 'r', getRemainingTimeInMillis: () => 300 - (Date.now() - started) });
+  assert.equal(response.statusCode, 502, response.body);
+  assert.match(JSON.parse(response.body).message, /unavailable/);
+});
+
+test('the package holds the guest transpiled from this very component', () => {
+  const pkg = join(root, 'target/node-package/guest');
+  const recorded = readFileSync(join(pkg, 'component.sha256'), 'utf8').trim();
+  const wasm = readFileSync(join(root, 'target/wasm32-wasip2/guest/attach_iot_policy_guest.wasm'));
+  assert.equal(recorded, createHash('sha256').update(wasm).digest('hex'));
+  for (const name of ['attacher.js', 'attacher.core.wasm']) {
+    assert.deepEqual(readFileSync(join(pkg, name)), readFileSync(join(guestDir, name)), name);
+  }
+});
+
+test('bad settings fail init with a message that names the variable', async () => {
+  for (const [vars, variable] of [
+    [{}, 'IOT_POLICY_NAME'],
+    [{ IOT_POLICY_NAME: 'a,,b' }, 'IOT_POLICY_NAME'],
+    [{ IOT_POLICY_NAME: 'a,b,c,d,e,f,g,h,i,j,k' }, 'IOT_POLICY_NAME'],
+    [{ IOT_POLICY_NAME: 'p', COGNITO_ATTRIBUTE_NAME: 'email' }, 'COGNITO_ATTRIBUTE_NAME'],
+    [{ IOT_POLICY_NAME: 'p', COGNITO_ATTRIBUTE_VALUE: 'yes' }, 'COGNITO_ATTRIBUTE_VALUE'],
+    [{ IOT_POLICY_NAME: 'p', ALLOWED_USER_POOL_IDS: 'us-east-1:x' }, 'ALLOWED_USER_POOL_IDS'],
+    [{ IOT_POLICY_NAME: 'p', CORS_ALLOW_ORIGIN: 'https://a.example, https://b.example' }, 'CORS_ALLOW_ORIGIN'],
+    [{ IOT_POLICY_NAME: 'p', AWS_LAMBDA_LOG_LEVEL: 'LOUD' }, 'AWS_LAMBDA_LOG_LEVEL'],
+    [{ IOT_POLICY_NAME: 'p', AWS_RETRY_MODE: 'adaptive' }, 'AWS_RETRY_MODE'],
+    [{ IOT_POLICY_NAME: 'p', AWS_REGION: 'Mars' }, 'AWS_REGION'],
+  ]) {
+    await assert.rejects(createHandler({ env: { AWS_REGION: 'us-east-1', ...vars }, aws: {}, guestDir }), (e) => {
+      assert.ok(e.message.startsWith(variable), `${JSON.stringify(vars)}: ${e.message}`);
+      return true;
+    });
+  }
+});
