@@ -98,16 +98,16 @@ node/node_modules/.installed: node/package-lock.json
 	cd node && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-$(NODE_PKG)/index.mjs: node/index.mjs $(wildcard node/src/*.mjs) target/jco/attacher.js
+$(NODE_PKG)/index.mjs: node/index.mjs $(wildcard node/src/*.mjs) target/jco/attacher.js Makefile
 	rm -rf $(NODE_PKG) && mkdir -p $(NODE_PKG)/guest
 	cp -r node/index.mjs node/src $(NODE_PKG)/
 	cp target/jco/attacher.js target/jco/attacher.core.wasm target/jco/attacher.core2.wasm target/jco/attacher.core3.wasm $(NODE_PKG)/guest/
 	sha256sum $(GUEST_WASM) | cut -d' ' -f1 > $(NODE_PKG)/guest/component.sha256
-	echo '{"type": "module"}' > $(NODE_PKG)/package.json
+	echo '{"type": "module"}' > $(NODE_PKG)/guest/package.json
 
 package-node: $(NODE_PKG)/index.mjs
 	mkdir -p dist && rm -f dist/attach-iot-policy-node.zip
-	cd $(NODE_PKG) && python3 -m zipfile -c $(CURDIR)/dist/attach-iot-policy-node.zip index.mjs package.json src guest
+	cd $(NODE_PKG) && python3 -m zipfile -c $(CURDIR)/dist/attach-iot-policy-node.zip index.mjs src guest
 	@ls -l dist/attach-iot-policy-node.zip
 
 # `sam build` (deploy/template.yaml, BuildMethod: makefile) calls this with

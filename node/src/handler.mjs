@@ -79,6 +79,20 @@ export function hostError(statusCode, error, message, config) {
   };
 }
 
+/** Lambda's longest timeout. */
+const MAX_LAMBDA_TIMEOUT_MS = 15 * 60 * 1000;
+/** The budget when the deadline Lambda gave cannot be right, as in the Rust host. */
+export const FALLBACK_BUDGET_MS = 10_000;
+
+/** The time left, from the context; a fixed budget when it is not plausible. */
+export function remaining(context, log) {
+  const left = context?.getRemainingTimeInMillis?.();
+  if (Number.isFinite(left) && left > 0 && left <= MAX_LAMBDA_TIMEOUT_MS) return () => context.getRemainingTimeInMillis();
+  log('warn', `the deadline is not a plausible time; using a ${FALLBACK_BUDGET_MS / 1000} s budget`);
+  const until = Date.now() + FALLBACK_BUDGET_MS;
+  return () => until - Date.now();
+}
+
 /** The guest's worker thread, started again if it dies. One invocation at a time. */
 class GuestThread {
   #worker;
@@ -224,7 +238,7 @@ export async function createHandler({ env = process.env, aws, config, guestDir =
     const response = await invokeText(JSON.stringify(event) ?? 'null', {
       requestId: context?.awsRequestId ?? '',
       cognitoIdentity,
-      remainingMs: () => context?.getRemainingTimeInMillis?.() ?? 10_000,
+      remainingMs: remaining(context, log),
     });
     log('info', `response status=${response.statusCode}`);
     return { statusCode: response.statusCode, headers: Object.fromEntries(response.headers), body: response.body };

@@ -2,15 +2,17 @@
 // API, and prints what each invocation returned as JSON on stdout.
 //
 // stdin: {"directory", "region", "accessKeyId", "secretAccessKey",
-//         "environment": {...}, "payloads": ["<raw payload>", ...]}
+//         "environment": {...}, "payloads": ["<raw payload>", ...],
+//         "runtime": "provided" (default) or "nodejs", "handler": "bootstrap" (default),
+//         "output": a file for the results (default: stdout)}
 import { createFunction } from '@vercel/fun';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 const input = JSON.parse(readFileSync(0, 'utf8'));
 const fn = await createFunction({
   Code: { Directory: input.directory },
-  Handler: 'bootstrap',
-  Runtime: 'provided',
+  Handler: input.handler ?? 'bootstrap',
+  Runtime: input.runtime ?? 'provided',
   Region: input.region,
   AccessKeyId: input.accessKeyId,
   SecretAccessKey: input.secretAccessKey,
@@ -29,4 +31,7 @@ try {
 } finally {
   await fn.destroy();
 }
-process.stdout.write(JSON.stringify(results));
+// The function's own stdout is fun's, and so this process's: a Node.js
+// handler's console writes there. So the results may go to a file instead.
+if (input.output) writeFileSync(input.output, JSON.stringify(results));
+else process.stdout.write(JSON.stringify(results));

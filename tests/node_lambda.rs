@@ -1,0 +1,170 @@
+//! The Node.js Lambda package (`make package-node`) under @vercel/fun's
+//! `nodejs` runtime, against moto with signature checks on; and the two
+//! packages, Rust and Node, on the same events, giving the same answers and
+//! leaving the same state.
+
+mod support;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
+use support::moto::{Moto, venv_bin};
+use support::root;
+
+/// fun's `nodejs` runtime loads the handler with `require()`; Lambda's own
+/// loads `index.mjs`. This CommonJS entry point, for the test only, bridges.
+const CJS_ENTRY: &str = "const ready = import('./index.mjs');\nready.catch(() => {});\n\
+exports.handler = async (event, context) => (await ready).handler(event, context);\n";
+
+fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("attach-iot-policy-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn unzip(zip: &str, into: &Path) {
+    let zip = root().join("dist").join(zip);
+    assert!(zip.exists(), "{} is missing: `make test` builds it", zip.display());
+    let status = Command::new(venv_bin("python")).args(["-m", "zipfile", "-e"]).arg(&zip).arg(into).status().unwrap();
+    assert!(status.success());
+}
+
+fn node_package(name: &str) -> PathBuf {
+    let dir = tempdir(name);
+    unzip("attach-iot-policy-node.zip", &dir);
+    std::fs::write(dir.join("index.js"), CJS_ENTRY).unwrap();
+    dir
+}
+
+fn rust_package(name: &str) -> PathBuf {
+    let dir = tempdir(name);
+    unzip("attach-iot-policy-x86_64.zip", &dir);
+    assert!(Command::new("chmod").arg("+x").arg(dir.join("bootstrap")).status().unwrap().success());
+    dir
+}
+
+/// Invokes each payload under fun; returns (the proxy responses, the logs).
+fn run(dir: &Path, runtime: &str, moto: &Moto, mut environment: Value, payloads: &[String]) -> (Vec<Value>, String) {
+    let (key, secret) = moto.function_key();
+    let handler = if runtime == "nodejs" { "index.handler" } else { "bootstrap" };
+    // The SDK v3, which Lambda's Node.js runtime provides, from node/node_modules here.
+    environment["NODE_PATH"] = json!(root().join("node/node_modules"));
+    let output = dir.join("results.json");
+    let input = json!({
+        "directory": dir, "region": "us-east-1", "accessKeyId": key, "secretAccessKey": secret,
+        "environment": environment, "payloads": payloads, "runtime": runtime, "handler": handler,
+        "output": output,
+    });
+    let mut child = Command::new(support::node())
+        .arg(root().join("tests/node/fun_driver.mjs"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.to_string().as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    // The function's logs: the Node.js runtime's console writes to stdout.
+    let logs = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "the fun driver failed:\n{logs}");
+    for secret in [secret.as_str(), "Signature=", "AWS4-HMAC-SHA256"] {
+        assert!(!logs.contains(secret), "a secret reached the logs ({secret})");
+    }
+    let results: Vec<Value> = serde_json::from_slice(&std::fs::read(&output).unwrap()).unwrap();
+    let responses =
+        results.iter().map(|r| serde_json::from_str(r["payload"].as_str().unwrap()).unwrap_or(Value::Null)).collect();
+    (responses, logs)
+}
+
+fn with_method(event: &str, method: &str) -> String {
+    let mut event: Value = serde_json::from_str(event).unwrap();
+    event["httpMethod"] = method.into();
+    event.to_string()
+}
+
+/// The events both packages get, from this moto's identities and users.
+fn events(moto: &Moto) -> Vec<String> {
+    let rest = moto.rest_event(0, &moto.s("/users/0/sub"));
+    vec![
+        rest.clone(),
+        moto.http_event(1, &moto.s("/users/1/sub")),
+        rest.clone(),
+        with_method(&rest, "DELETE"),
+        with_method(&rest, "DELETE"),
+        moto.rest_event(2, "00000000-0000-4000-8000-000000000000"),
+        json!({"requestContext": {}}).to_string(),
+    ]
+}
+
+fn environment(moto: &Moto) -> Value {
+    json!({ "IOT_POLICY_NAME": moto.s("/policyName"), "AWS_ENDPOINT_URL": moto.url })
+}
+
+#[test]
+#[ignore = "needs both packages, fun and moto: `make test` runs it"]
+fn the_node_package_serves_the_cases_in_one_process() {
+    let moto = Moto::start();
+    let dir = node_package("fun-node");
+    let (responses, logs) = run(&dir, "nodejs", &moto, environment(&moto), &events(&moto));
+    let statuses: Vec<&Value> = responses.iter().map(|r| &r["statusCode"]).collect();
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 404, 403], "{responses:?}\n{logs}");
+    assert_eq!(logs.matches("cold_start=true").count(), 1, "one process served them all:\n{logs}");
+    let (policies, attributes) = moto.state(&moto.s("/identityIds/1"), "ana@example.com");
+    assert_eq!(policies, [moto.s("/policyName")]);
+    assert_eq!(attributes["custom:iotPolicyIsAttached"], "true");
+    let (policies, attributes) = moto.state(&moto.s("/identityIds/0"), "mat@example.com");
+    assert!(policies.is_empty(), "the DELETE detached: {policies:?}");
+    assert!(attributes.get("custom:iotPolicyIsAttached").is_none(), "and cleared: {attributes}");
+}
+
+#[test]
+#[ignore = "needs both packages, fun and moto: `make test` runs it"]
+fn the_rust_and_node_packages_agree() {
+    let (for_rust, for_node) = (Moto::start(), Moto::start());
+    let (rust, _) = run(&rust_package("agree-rust"), "provided", &for_rust, environment(&for_rust), &events(&for_rust));
+    let (node, _) = run(&node_package("agree-node"), "nodejs", &for_node, environment(&for_node), &events(&for_node));
+    // Each moto makes its own IDs; name them alike before comparing.
+    let normal = |moto: &Moto, value: &Value| {
+        let mut text = value.to_string();
+        for i in 0..3 {
+            text = text.replace(&moto.s(&format!("/identityIds/{i}")), &format!("IDENTITY-{i}"));
+            text = text.replace(&moto.s(&format!("/users/{i}/sub")), &format!("SUB-{i}"));
+        }
+        text.replace(&moto.s("/userPoolId"), "USER-POOL").replace(&moto.s("/identityPoolId"), "IDENTITY-POOL")
+    };
+    assert_eq!(rust.len(), node.len());
+    for (i, (r, n)) in rust.iter().zip(&node).enumerate() {
+        let (r, n): (Value, Value) = (
+            serde_json::from_str(&normal(&for_rust, r)).unwrap(),
+            serde_json::from_str(&normal(&for_node, n)).unwrap(),
+        );
+        assert_eq!(r["statusCode"], n["statusCode"], "event {i}");
+        assert_eq!(r["headers"], n["headers"], "event {i}");
+        let body = |v: &Value| serde_json::from_str::<Value>(v["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body(&r), body(&n), "event {i}");
+    }
+    for (i, user) in ["mat@example.com", "ana@example.com", "lee@example.com"].iter().enumerate() {
+        let rust_state = for_rust.state(&for_rust.s(&format!("/identityIds/{i}")), user);
+        let node_state = for_node.state(&for_node.s(&format!("/identityIds/{i}")), user);
+        assert_eq!(rust_state.0, node_state.0, "policies of identity {i}");
+        let attribute = |a: &Value| a.get("custom:iotPolicyIsAttached").cloned();
+        assert_eq!(attribute(&rust_state.1), attribute(&node_state.1), "attribute of {user}");
+    }
+}
+
+#[test]
+#[ignore = "needs both packages, fun and moto: `make test` runs it"]
+fn a_bad_configuration_is_refused_naming_the_variable() {
+    let moto = Moto::start();
+    let dir = node_package("fun-node-bad");
+    let environment =
+        json!({ "AWS_ENDPOINT_URL": moto.url, "IOT_POLICY_NAME": "p", "COGNITO_ATTRIBUTE_NAME": "email" });
+    let input_events = vec![moto.rest_event(0, &moto.s("/users/0/sub"))];
+    let (responses, logs) = run(&dir, "nodejs", &moto, environment, &input_events);
+    let text = format!("{responses:?}\n{logs}");
+    assert!(text.contains("COGNITO_ATTRIBUTE_NAME"), "{text}");
+    assert_ne!(responses[0]["statusCode"], 200, "{text}");
+}
