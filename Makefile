@@ -1,5 +1,5 @@
 # Thin wrappers; each target is a word the README uses.
-.PHONY: build guest run test test-fast test-integration lint fmt clean venv package package-x86_64 package-arm64 node bench build-AttachIotPolicyFunction build-PolicyDrainFunction package-node
+.PHONY: build guest run test test-fast test-integration lint fmt clean venv package package-x86_64 package-arm64 node bench build-AttachIotPolicyFunction build-PolicyDrainFunction build-AttachIotPolicyNodeFunction package-node
 
 GUEST_WASM := target/wasm32-wasip2/guest/attach_iot_policy_guest.wasm
 BIN        := target/release/attach-iot-policy
@@ -116,6 +116,10 @@ ARCH ?= arm64
 build-AttachIotPolicyFunction:
 	$(MAKE) package-$(ARCH)
 	cp dist/$(ARCH)/bootstrap $(ARTIFACTS_DIR)/bootstrap
+
+# FunctionRuntime=nodejs: the Node.js package's files, unzipped.
+build-AttachIotPolicyNodeFunction: package-node
+	cp -r $(NODE_PKG)/index.mjs $(NODE_PKG)/src $(NODE_PKG)/guest $(ARTIFACTS_DIR)/
 
 # The stack's policy drain (its custom resource) runs the same bootstrap.
 build-PolicyDrainFunction: build-AttachIotPolicyFunction

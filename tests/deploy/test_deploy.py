@@ -52,7 +52,11 @@ class TemplateTest(unittest.TestCase):
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
 
     def test_function_iam_is_least_privilege(self):
-        for name, expected in [("AttachIotPolicyFunction", FUNCTION_ACTIONS), ("PolicyDrainFunction", DRAIN_ACTIONS)]:
+        for name, expected in [
+            ("AttachIotPolicyFunction", FUNCTION_ACTIONS),
+            ("AttachIotPolicyNodeFunction", FUNCTION_ACTIONS),
+            ("PolicyDrainFunction", DRAIN_ACTIONS),
+        ]:
             with self.subTest(name):
                 self.check_least_privilege(load_template()["Resources"][name]["Properties"], expected)
 
@@ -80,13 +84,22 @@ class TemplateTest(unittest.TestCase):
 
     def test_the_api_method_requires_iam_auth(self):
         resources = load_template()["Resources"]
-        events = resources["AttachIotPolicyFunction"]["Properties"]["Events"]
-        for name, method in [("RestGet", "GET"), ("RestDelete", "DELETE")]:
-            event = events[name]["Properties"]
-            self.assertEqual((event["Method"], event["Path"]), (method, "/attachIoTPolicy"))
-            self.assertEqual(event["Auth"]["Authorizer"], "AWS_IAM")
+        for function, prefix in [("AttachIotPolicyFunction", ""), ("AttachIotPolicyNodeFunction", "Node")]:
+            events = resources[function]["Properties"]["Events"]
+            for name, method in [("RestGet", "GET"), ("RestDelete", "DELETE")]:
+                event = events[prefix + name]["Properties"]
+                self.assertEqual((event["Method"], event["Path"]), (method, "/attachIoTPolicy"))
+                self.assertEqual(event["Auth"]["Authorizer"], "AWS_IAM")
         for route in ["HttpApiRoute", "HttpApiDeleteRoute"]:
             self.assertEqual(resources[route]["Properties"]["AuthorizationType"], "AWS_IAM")
+
+    def test_one_runtime_or_the_other_with_the_same_settings(self):
+        resources = load_template()["Resources"]
+        rust, node = resources["AttachIotPolicyFunction"], resources["AttachIotPolicyNodeFunction"]
+        self.assertEqual((rust["Condition"], node["Condition"]), ("UseRustRuntime", "UseNodeRuntime"))
+        self.assertEqual(node["Properties"]["Runtime"], "nodejs22.x")
+        self.assertEqual(node["Properties"]["Handler"], "index.handler")
+        self.assertEqual(rust["Properties"]["Environment"], node["Properties"]["Environment"])
 
     def test_the_stack_drains_its_policy_before_deleting_it(self):
         resources = load_template()["Resources"]
@@ -97,7 +110,8 @@ class TemplateTest(unittest.TestCase):
         # A Ref to the policy: CloudFormation deletes the drain (which detaches) before the policy.
         self.assertEqual(props["PolicyName"]["Fn::If"][1], {"Ref": "PerIdentityIotPolicy"})
         # The API's function goes first, so nothing attaches the policy again during the drain.
-        self.assertEqual(resources["AttachIotPolicyFunction"]["DependsOn"], "PolicyTargetsDrain")
+        for function in ["AttachIotPolicyFunction", "AttachIotPolicyNodeFunction"]:
+            self.assertEqual(resources[function]["DependsOn"], "PolicyTargetsDrain")
         # The drain may take its time, within CloudFormation's wait for the answer.
         timeout = resources["PolicyDrainFunction"]["Properties"]["Timeout"]
         self.assertLessEqual(timeout, props["ServiceTimeout"])
