@@ -1,5 +1,5 @@
 # Thin wrappers; each target is a word the README uses.
-.PHONY: build guest run test test-fast test-integration lint fmt clean venv package package-x86_64 package-arm64 node bench build-AttachIotPolicyFunction build-PolicyDrainFunction build-AttachIotPolicyNodeFunction package-node
+.PHONY: build guest run test test-fast test-integration lint fmt clean venv package package-x86_64 package-arm64 node bench build-AttachIotPolicyFunction build-PolicyDrainFunction build-AttachIotPolicyNodeFunction build-PolicyDrainNodeFunction package-node
 
 GUEST_WASM := target/wasm32-wasip2/guest/attach_iot_policy_guest.wasm
 BIN        := target/release/attach-iot-policy
@@ -121,8 +121,9 @@ build-AttachIotPolicyFunction:
 build-AttachIotPolicyNodeFunction: package-node
 	cp -r $(NODE_PKG)/index.mjs $(NODE_PKG)/src $(NODE_PKG)/guest $(ARTIFACTS_DIR)/
 
-# The stack's policy drain (its custom resource) runs the same bootstrap.
+# The stack's policy drain (its custom resource) runs the same package.
 build-PolicyDrainFunction: build-AttachIotPolicyFunction
+build-PolicyDrainNodeFunction: build-AttachIotPolicyNodeFunction
 
 # Benchmarks, not timed tests: medians over repeated runs, in
 # target/bench/report.md and docs/performance.md. cargo bench rebuilds the

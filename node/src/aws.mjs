@@ -103,7 +103,7 @@ function token(count, delay, cost) {
 
 /** The SDK clients, built once per process; Cognito's per user pool region. */
 export function sdkAws(settings, env, log) {
-  const { IoTClient, AttachPolicyCommand, DetachPolicyCommand } = require('@aws-sdk/client-iot');
+  const { IoTClient, AttachPolicyCommand, DetachPolicyCommand, ListTargetsForPolicyCommand } = require('@aws-sdk/client-iot');
   const cognito = require('@aws-sdk/client-cognito-identity-provider');
   const retryStrategy = new RetryStrategy(settings.maxAttempts);
   const common = { maxAttempts: settings.maxAttempts, retryStrategy, requestHandler: requestHandler(env) };
@@ -155,6 +155,11 @@ export function sdkAws(settings, env, log) {
         'AdminUpdateUserAttributes',
         remainingMs,
       ).then(() => undefined),
+    // Not a WIT import: the stack's custom resource drains a policy with it.
+    listTargetsForPolicy: async (policyName, marker, remainingMs) => {
+      const out = await send(iot, new ListTargetsForPolicyCommand({ policyName, marker, pageSize: 250 }), 'ListTargetsForPolicy', remainingMs);
+      return { targets: out.targets ?? [], nextMarker: out.nextMarker || undefined };
+    },
     deleteAttributes: (userPoolId, username, names, remainingMs) =>
       send(
         cognitoIn(userPoolId),

@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads';
 
 import { configFrom, settingsFrom } from './config.mjs';
 import { sdkAws, witError } from './aws.mjs';
+import { isCustomResource, serveCustomResource } from './custom-resource.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** Where `make package-node` puts the transpiled guest. */
@@ -37,6 +38,7 @@ export function guarded(aws, config) {
       attrs.every((a) => a.name === config.attributeName) ? aws.updateAttributes(u, n, attrs, ms) : refuse('an attribute name'),
     deleteAttributes: (u, n, names, ms) =>
       names.every((x) => x === config.attributeName) ? aws.deleteAttributes(u, n, names, ms) : refuse('an attribute name'),
+    listTargetsForPolicy: (p, marker, ms) => (policy(p), aws.listTargetsForPolicy(p, marker, ms)),
   };
 }
 
@@ -206,8 +208,9 @@ export async function createHandler({ env = process.env, aws, config, guestDir =
     if (Buffer.byteLength(text) > settings.maxEventBytes) {
       return hostError(413, 'event-too-large', `the event is larger than ${settings.maxEventBytes} bytes`, cfg);
     }
+    const { listTargetsForPolicy: _, ...imports } = backend;
     const aws = recorded(
-      Object.fromEntries(Object.entries(backend).map(([op, fn]) => [op, (...a) => fn(...a, remainingMs)])),
+      Object.fromEntries(Object.entries(imports).map(([op, fn]) => [op, (...a) => fn(...a, remainingMs)])),
       calls,
     );
     const context = { requestId, cognitoIdentity };
@@ -235,6 +238,12 @@ export async function createHandler({ env = process.env, aws, config, guestDir =
     const cognitoIdentity = identity?.cognitoIdentityId
       ? JSON.stringify({ cognitoIdentityId: identity.cognitoIdentityId, cognitoIdentityPoolId: identity.cognitoIdentityPoolId })
       : undefined;
+    if (isCustomResource(event)) {
+      // The host's own, as in the Rust host: never the component's.
+      const deps = { aws: backend, config: cfg, env, log, remainingMs: remaining(context, log) };
+      const answer = await serveCustomResource(event, cognitoIdentity, deps);
+      return { ...answer, headers: { 'Content-Type': 'application/json' } };
+    }
     const response = await invokeText(JSON.stringify(event) ?? 'null', {
       requestId: context?.awsRequestId ?? '',
       cognitoIdentity,

@@ -56,6 +56,7 @@ class TemplateTest(unittest.TestCase):
             ("AttachIotPolicyFunction", FUNCTION_ACTIONS),
             ("AttachIotPolicyNodeFunction", FUNCTION_ACTIONS),
             ("PolicyDrainFunction", DRAIN_ACTIONS),
+            ("PolicyDrainNodeFunction", DRAIN_ACTIONS),
         ]:
             with self.subTest(name):
                 self.check_least_privilege(load_template()["Resources"][name]["Properties"], expected)
@@ -106,16 +107,20 @@ class TemplateTest(unittest.TestCase):
         drain = resources["PolicyTargetsDrain"]
         self.assertEqual(drain["Type"], "Custom::DetachPolicyTargets")
         props = drain["Properties"]
-        self.assertEqual(props["ServiceToken"], {"Fn::GetAtt": ["PolicyDrainFunction", "Arn"]})
+        self.assertEqual(
+            props["ServiceToken"]["Fn::If"][1:],
+            [{"Fn::GetAtt": ["PolicyDrainNodeFunction", "Arn"]}, {"Fn::GetAtt": ["PolicyDrainFunction", "Arn"]}],
+        )
         # A Ref to the policy: CloudFormation deletes the drain (which detaches) before the policy.
         self.assertEqual(props["PolicyName"]["Fn::If"][1], {"Ref": "PerIdentityIotPolicy"})
         # The API's function goes first, so nothing attaches the policy again during the drain.
         for function in ["AttachIotPolicyFunction", "AttachIotPolicyNodeFunction"]:
             self.assertEqual(resources[function]["DependsOn"], "PolicyTargetsDrain")
         # The drain may take its time, within CloudFormation's wait for the answer.
-        timeout = resources["PolicyDrainFunction"]["Properties"]["Timeout"]
-        self.assertLessEqual(timeout, props["ServiceTimeout"])
-        self.assertGreaterEqual(timeout, 300)
+        for drain_function in ["PolicyDrainFunction", "PolicyDrainNodeFunction"]:
+            timeout = resources[drain_function]["Properties"]["Timeout"]
+            self.assertLessEqual(timeout, props["ServiceTimeout"])
+            self.assertGreaterEqual(timeout, 300)
 
     def test_default_iot_policy_confines_each_identity_to_its_own(self):
         document = load_template()["Resources"]["PerIdentityIotPolicy"]["Properties"]["PolicyDocument"]

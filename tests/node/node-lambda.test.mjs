@@ -98,3 +98,65 @@ test('bad settings fail init with a message that names the variable', async () =
     });
   }
 });
+
+test('the stack custom resource: Create and Update change nothing; Delete drains, or fails saying why', async () => {
+  const { createServer } = await import('node:http');
+  const answers = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      answers.push({ method: req.method, contentType: req.headers['content-type'], body: JSON.parse(body) });
+      res.end();
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const origin = `http://127.0.0.1:${server.address().port}`;
+  const attached = new Set(Array.from({ length: 40 }, (_, i) => `us-east-1:00000000-0000-4000-8000-${String(i).padStart(12, '0')}`));
+  let denied = false;
+  const aws = {
+    listTargetsForPolicy: async (policy, marker) => {
+      if (denied) throw { payload: { tag: 'access-denied', val: 'AccessDeniedException' } };
+      const all = [...attached];
+      const start = Number(marker ?? 0);
+      const next = start + 15 < all.length ? String(start + 15) : undefined;
+      return { targets: all.slice(start, start + 15), nextMarker: next };
+    },
+    detachPolicy: async (policy, target) => {
+      if (!attached.delete(target)) throw { payload: { tag: 'not-found', val: 'not attached' } };
+    },
+  };
+  const config = { ...defaults.config, policyNames: ['stack-per-identity'] };
+  const h = await createHandler({ env: { ...env, CFN_RESPONSE_URL_ALLOWED_ORIGIN: origin, DETACH_RATE: '1000' }, aws, config, guestDir });
+  handlers.push(h);
+  const request = (RequestType) => ({
+    RequestType,
+    ResponseURL: `${origin}/response?X-Amz-Signature=x`,
+    StackId: 'stack',
+    RequestId: `r-${RequestType}`,
+    LogicalResourceId: 'PolicyTargetsDrain',
+    PhysicalResourceId: 'detach-on-delete-stack-per-identity',
+    ResourceProperties: { PolicyName: 'stack-per-identity' },
+  });
+  const context = { awsRequestId: 'cfn', getRemainingTimeInMillis: () => 60_000 };
+  for (const kind of ['Create', 'Update']) {
+    await h.handler(request(kind), context);
+    assert.equal(answers.at(-1).body.Status, 'SUCCESS');
+    assert.equal(attached.size, 40, `${kind} changed nothing`);
+  }
+  assert.equal(answers.at(-1).method, 'PUT');
+  assert.equal(answers.at(-1).contentType, undefined, 'no Content-Type: the presigned URL was signed without one');
+  denied = true;
+  await h.handler(request('Delete'), context);
+  assert.equal(answers.at(-1).body.Status, 'FAILED');
+  assert.match(answers.at(-1).body.Reason, /access-denied.*detach-all --policy stack-per-identity/);
+  denied = false;
+  const fromApp = await h.handler(request('Delete'), { ...context, identity: { cognitoIdentityId: 'x', cognitoIdentityPoolId: 'y' } });
+  assert.equal(fromApp.statusCode, 403);
+  assert.equal(answers.length, 3, 'an app identity gets no drain and CloudFormation hears nothing');
+  await h.handler(request('Delete'), context);
+  assert.equal(answers.at(-1).body.Status, 'SUCCESS', answers.at(-1).body.Reason);
+  assert.equal(answers.at(-1).body.Data.Detached, 40);
+  assert.equal(attached.size, 0);
+  server.close();
+});
