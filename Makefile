@@ -128,7 +128,7 @@ build-PolicyDrainNodeFunction: build-AttachIotPolicyNodeFunction
 # Benchmarks, not timed tests: medians over repeated runs, in
 # target/bench/report.md and docs/performance.md. cargo bench rebuilds the
 # release CLI, so it gets the same precompiled guest as `make build`.
-bench: build package
+bench: build package package-node node node/node_modules/.installed target/jco/attacher.js
 	ATTACH_IOT_POLICY_CWASM=$(CURDIR)/target/precompiled/native.cwasm cargo bench -p attach-iot-policy --bench lambda
 
 # zip_bootstrap(rust-arch, lambda-arch): bootstrap at the zip's root, with a fixed time stamp.

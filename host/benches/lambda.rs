@@ -588,6 +588,15 @@ fn main() {
         over_quota.2
     )
     .unwrap();
+    // The Node.js side: the bridge, and both packages under fun (tests/node/bench.mjs).
+    let node = Command::new("node")
+        .arg("bench.mjs")
+        .current_dir(root().join("tests/node"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("node runs tests/node/bench.mjs");
+    assert!(node.status.success(), "tests/node/bench.mjs failed");
+    report.push_str(&String::from_utf8_lossy(&node.stdout));
     for arch in ["x86_64", "arm64"] {
         let zip = root().join(format!("dist/attach-iot-policy-{arch}.zip"));
         let size = std::fs::metadata(&zip)
