@@ -112,6 +112,16 @@ fn the_node_package_serves_the_cases_in_one_process() {
     let statuses: Vec<&Value> = responses.iter().map(|r| &r["statusCode"]).collect();
     assert_eq!(statuses, [200, 200, 200, 200, 200, 404, 403], "{responses:?}\n{logs}");
     assert_eq!(logs.matches("cold_start=true").count(), 1, "one process served them all:\n{logs}");
+    // One CloudWatch Embedded Metric Format line per invocation, as the Rust bootstrap writes.
+    let metrics: Vec<Value> = logs
+        .lines()
+        .filter(|l| l.contains("\"CloudWatchMetrics\""))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let classes: Vec<&str> = metrics.iter().map(|m| m["StatusClass"].as_str().unwrap()).collect();
+    assert_eq!(classes, ["2xx", "2xx", "2xx", "2xx", "2xx", "4xx", "4xx"], "{logs}");
+    // Attach, update by sub (moto takes no sub as a username), list users, update.
+    assert_eq!(metrics[0]["AwsCalls"], 4, "{}", metrics[0]);
     let (policies, attributes) = moto.state(&moto.s("/identityIds/1"), "ana@example.com");
     assert_eq!(policies, [moto.s("/policyName")]);
     assert_eq!(attributes["custom:iotPolicyIsAttached"], "true");
@@ -153,6 +163,23 @@ fn the_rust_and_node_packages_agree() {
         let attribute = |a: &Value| a.get("custom:iotPolicyIsAttached").cloned();
         assert_eq!(attribute(&rust_state.1), attribute(&node_state.1), "attribute of {user}");
     }
+}
+
+/// The Node package over HTTPS: moto with a certificate from a CA that only
+/// `AWS_CA_BUNDLE` names.
+#[test]
+#[ignore = "needs both packages, fun and moto: `make test` runs it"]
+fn the_node_package_talks_to_aws_over_https() {
+    let moto = Moto::start_tls();
+    let dir = node_package("fun-node-https");
+    let mut environment = environment(&moto);
+    for (name, value) in moto.ca_bundle() {
+        environment[name] = Value::String(value);
+    }
+    let (responses, logs) = run(&dir, "nodejs", &moto, environment, &[moto.rest_event(0, &moto.s("/users/0/sub"))]);
+    assert_eq!(responses[0]["statusCode"], 200, "{responses:?}\n{logs}");
+    let (policies, _) = moto.state(&moto.s("/identityIds/0"), "mat@example.com");
+    assert_eq!(policies, [moto.s("/policyName")]);
 }
 
 #[test]

@@ -133,7 +133,11 @@ export function settingsFrom(env) {
   }
   const region = (env.AWS_REGION || env.AWS_DEFAULT_REGION).trim();
   if (!isRegion(region)) throw new ConfigError('AWS_REGION', 'is not an AWS region name');
+  const metrics = (env.ATTACH_IOT_POLICY_METRICS ?? '').trim().toLowerCase();
+  if (!['', 'on', 'off'].includes(metrics)) throw new ConfigError('ATTACH_IOT_POLICY_METRICS', 'must be on or off');
   return {
+    metrics: metrics !== 'off',
+    functionName: env.AWS_LAMBDA_FUNCTION_NAME || 'local',
     logLevel: levels[level],
     region,
     maxAttempts: positive(env, 'AWS_MAX_ATTEMPTS', 3, 20),

@@ -81,6 +81,38 @@ export function hostError(statusCode, error, message, config) {
   };
 }
 
+/**
+ * One CloudWatch Embedded Metric Format line, as the Rust host writes it
+ * (host/src/metrics.rs). Written to stdout as it is: the runtime's console
+ * would wrap it in its own log format.
+ */
+export function metricsLine(functionName, statusCode, { awsCalls, awsWaitMs, guestMs }) {
+  const round = (x) => Math.round(x * 1000) / 1000;
+  return {
+    _aws: {
+      Timestamp: Date.now(),
+      CloudWatchMetrics: [
+        {
+          Namespace: 'attach-iot-policy',
+          Dimensions: [['FunctionName', 'StatusClass']],
+          Metrics: [
+            { Name: 'Invocations', Unit: 'Count' },
+            { Name: 'AwsCalls', Unit: 'Count' },
+            { Name: 'AwsWaitTime', Unit: 'Milliseconds' },
+            { Name: 'GuestTime', Unit: 'Milliseconds' },
+          ],
+        },
+      ],
+    },
+    FunctionName: functionName,
+    StatusClass: `${Math.floor(statusCode / 100)}xx`,
+    Invocations: 1,
+    AwsCalls: awsCalls,
+    AwsWaitTime: round(awsWaitMs),
+    GuestTime: round(guestMs),
+  };
+}
+
 /** Lambda's longest timeout. */
 const MAX_LAMBDA_TIMEOUT_MS = 15 * 60 * 1000;
 /** The budget when the deadline Lambda gave cannot be right, as in the Rust host. */
@@ -197,7 +229,8 @@ export async function createHandler({ env = process.env, aws, config, guestDir =
   let coldStart = true;
 
   /** The event as text, as the Rust host takes it. */
-  async function invokeText(text, { requestId = '', cognitoIdentity, remainingMs = () => 10_000, calls } = {}) {
+  async function invokeText(text, { requestId = '', cognitoIdentity, remainingMs = () => 10_000, calls, stats = {} } = {}) {
+    Object.assign(stats, { awsCalls: 0, awsWaitMs: 0, guestMs: 0 });
     if (typeof text !== 'string') {
       try {
         text = new TextDecoder('utf-8', { fatal: true }).decode(text);
@@ -209,10 +242,17 @@ export async function createHandler({ env = process.env, aws, config, guestDir =
       return hostError(413, 'event-too-large', `the event is larger than ${settings.maxEventBytes} bytes`, cfg);
     }
     const { listTargetsForPolicy: _, ...imports } = backend;
-    const aws = recorded(
-      Object.fromEntries(Object.entries(imports).map(([op, fn]) => [op, (...a) => fn(...a, remainingMs)])),
-      calls,
-    );
+    const started = performance.now();
+    const timed = (fn) => async (...a) => {
+      const callStarted = performance.now();
+      try {
+        return await fn(...a, remainingMs);
+      } finally {
+        stats.awsCalls += 1;
+        stats.awsWaitMs += performance.now() - callStarted;
+      }
+    };
+    const aws = recorded(Object.fromEntries(Object.entries(imports).map(([op, fn]) => [op, timed(fn)])), calls);
     const context = { requestId, cognitoIdentity };
     const outcome = await thread.run({
       event: text,
@@ -223,6 +263,7 @@ export async function createHandler({ env = process.env, aws, config, guestDir =
       aws,
       log,
     });
+    stats.guestMs = Math.max(0, performance.now() - started - stats.awsWaitMs);
     if (outcome.trap !== undefined) {
       log('error', `the component failed: ${outcome.trap}`);
       return hostError(500, 'internal-error', 'the invocation failed', cfg);
@@ -244,12 +285,15 @@ export async function createHandler({ env = process.env, aws, config, guestDir =
       const answer = await serveCustomResource(event, cognitoIdentity, deps);
       return { ...answer, headers: { 'Content-Type': 'application/json' } };
     }
+    const stats = {};
     const response = await invokeText(JSON.stringify(event) ?? 'null', {
       requestId: context?.awsRequestId ?? '',
       cognitoIdentity,
       remainingMs: remaining(context, log),
+      stats,
     });
     log('info', `response status=${response.statusCode}`);
+    if (settings.metrics) process.stdout.write(`${JSON.stringify(metricsLine(settings.functionName, response.statusCode, stats))}\n`);
     return { statusCode: response.statusCode, headers: Object.fromEntries(response.headers), body: response.body };
   }
 
