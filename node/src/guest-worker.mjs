@@ -16,17 +16,32 @@ for (const name of ['attacher.core.wasm', 'attacher.core2.wasm', 'attacher.core3
   modules.set(name, await WebAssembly.compile(await readFile(join(guestDir, name))));
 }
 
-/** One import call, answered by the main thread, or an `unavailable` past `waitMs`. */
+let seq = 0;
+
+/**
+ * One import call, answered by the main thread, or an `unavailable` past
+ * `waitMs`. Calls are numbered: an answer that comes after its call gave up
+ * waiting is dropped, never taken for a later call's.
+ */
 function call(op, args, waitMs) {
+  const id = ++seq;
+  const until = Date.now() + waitMs;
   Atomics.store(flag, 0, 0);
-  parentPort.postMessage({ type: 'call', op, args });
-  if (Atomics.wait(flag, 0, 0, waitMs) === 'timed-out') {
-    throw { payload: { tag: 'unavailable', val: 'the host did not answer the call before the deadline' } };
+  parentPort.postMessage({ type: 'call', seq: id, op, args });
+  for (;;) {
+    // Read before waiting: an answer posted since the flag was last cleared is here.
+    let reply;
+    while ((reply = receiveMessageOnPort(replies)?.message) !== undefined) {
+      if (reply.seq !== id) continue;
+      if (reply.error) throw { payload: reply.error };
+      return reply.value;
+    }
+    const left = until - Date.now();
+    if (left <= 0 || Atomics.wait(flag, 0, 0, left) === 'timed-out') {
+      throw { payload: { tag: 'unavailable', val: 'the host did not answer the call before the deadline' } };
+    }
+    Atomics.store(flag, 0, 0);
   }
-  const reply = receiveMessageOnPort(replies)?.message;
-  if (!reply) throw { payload: { tag: 'other', val: 'the host answered the call with nothing' } };
-  if (reply.error) throw { payload: reply.error };
-  return reply.value;
 }
 
 parentPort.on('message', async ({ event, context, config, waitMs }) => {

@@ -170,10 +170,13 @@ class GuestThread {
     const flag = new Int32Array(this.signal);
     return new Promise((resolve) => {
       let budget;
+      let finished = false;
       const running = () => {
-        budget = setTimeout(() => finish({ trap: 'the guest ran past its CPU budget' }, true), cpuMs);
+        if (!finished) budget = setTimeout(() => finish({ trap: 'the guest ran past its CPU budget' }, true), cpuMs);
       };
       const finish = (outcome, restart = false) => {
+        if (finished) return;
+        finished = true;
         clearTimeout(budget);
         worker.off('message', onMessage);
         worker.off('error', onError);
@@ -196,7 +199,9 @@ class GuestThread {
         } catch (e) {
           reply = { error: e?.payload ?? { tag: 'other', val: 'the host failed to make the call' } };
         }
-        this.replies.postMessage(reply);
+        // An answer after the invocation ended (its call gave up) is posted
+        // all the same: the guest drops it by its number.
+        this.replies.postMessage({ seq: m.seq, ...reply });
         Atomics.store(flag, 0, 1);
         Atomics.notify(flag, 0);
         running();

@@ -160,3 +160,29 @@ test('the stack custom resource: Create and Update change nothing; Delete drains
   assert.equal(attached.size, 0);
   server.close();
 });
+
+test('an answer that comes after its call gave up is never taken for the next call', async () => {
+  const c = readJson(join(fixtures, 'cases', 'rest-v1-sub-as-username.json'));
+  const simulated = asyncImports(new SimulatedAccount(c.account));
+  let first = true;
+  // The first attach answers late (after the invocation's deadline); later calls at once.
+  const late = {
+    attachPolicy: async (...a) => {
+      if (first) {
+        first = false;
+        await new Promise((r) => setTimeout(r, 400));
+        throw { payload: { tag: 'access-denied', val: 'the late answer' } };
+      }
+      return simulated.attachPolicy(...a);
+    },
+  };
+  const h = await createHandler({ env, aws: { ...simulated, ...late }, config: inputs(c).config, guestDir });
+  handlers.push(h);
+  const started = Date.now();
+  const timedOut = await h.handler(c.event, { awsRequestId: 'a', getRemainingTimeInMillis: () => 200 - (Date.now() - started) });
+  assert.equal(timedOut.statusCode, 502);
+  assert.match(JSON.parse(timedOut.body).message, /unavailable/);
+  await new Promise((r) => setTimeout(r, 300)); // the late answer lands now
+  const next = await h.handler(c.event, { awsRequestId: 'b', getRemainingTimeInMillis: () => 5000 });
+  assert.equal(next.statusCode, 200, next.body);
+});
