@@ -21,13 +21,6 @@ fn isolated(dir: &Path) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("attach-iot-policy-credentials-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 fn invoke(moto: &Moto, identity: usize, secrets: &[&str], env: &[(&str, String)]) -> Value {
     let event = moto.rest_event(identity, &moto.s(&format!("/users/{identity}/sub")));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -45,7 +38,7 @@ fn profiles_find_static_keys_a_credential_process_and_an_assumed_role() {
     let moto = Moto::start();
     let (key, secret) = moto.function_key();
     let (assumer_key, assumer_secret) = (moto.s("/assumeOnlyKey/id"), moto.s("/assumeOnlyKey/secret"));
-    let dir = scratch("profiles");
+    let dir = support::tempdir("credentials-profiles");
 
     // The process prints the function's keys as credential_process output.
     let process = dir.join("credential-process.sh");
@@ -116,7 +109,7 @@ fn container_credentials_come_from_the_endpoint_with_its_token() {
         }
     });
 
-    let dir = scratch("container");
+    let dir = support::tempdir("credentials-container");
     let mut env = isolated(&dir);
     env.push(("AWS_CONTAINER_CREDENTIALS_FULL_URI", uri));
     env.push(("AWS_CONTAINER_AUTHORIZATION_TOKEN", authorization.into()));
@@ -128,7 +121,7 @@ fn container_credentials_come_from_the_endpoint_with_its_token() {
 
 #[test]
 fn no_credentials_anywhere_is_a_clear_error_before_any_call() {
-    let dir = scratch("none");
+    let dir = support::tempdir("credentials-none");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_attach-iot-policy"))
         .args(["invoke", "--event", "-"])
         .env_clear()

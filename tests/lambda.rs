@@ -9,15 +9,12 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
-use support::moto::{Moto, venv_bin};
-use support::root;
+use support::moto::Moto;
+use support::{root, tempdir};
 
 /// Unzips the package into a fresh directory, as Lambda would.
 fn unzip_package(into: &Path) {
-    let zip = root().join("dist/attach-iot-policy-x86_64.zip");
-    assert!(zip.exists(), "{} is missing: `make package-x86_64` builds it (or run `make test`)", zip.display());
-    let status = Command::new(venv_bin("python")).args(["-m", "zipfile", "-e"]).arg(&zip).arg(into).status().unwrap();
-    assert!(status.success());
+    support::unzip("attach-iot-policy-x86_64.zip", into);
     let bootstrap = into.join("bootstrap");
     let status = Command::new("chmod").arg("+x").arg(&bootstrap).status().unwrap();
     assert!(status.success());
@@ -160,11 +157,4 @@ fn a_bad_configuration_fails_init_and_says_why() {
     assert_eq!(result["functionError"], "Unhandled", "{result}\n{logs}");
     let payload = result["payload"].as_str().unwrap();
     assert!(payload.contains("IOT_POLICY_NAME"), "the message names the variable: {payload}\n{logs}");
-}
-
-fn tempdir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("attach-iot-policy-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }

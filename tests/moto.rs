@@ -7,7 +7,7 @@ mod support;
 use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
-use support::moto::Moto;
+use support::moto::{Moto, with_method};
 
 fn body(response: &Value) -> Value {
     serde_json::from_str(response["body"].as_str().unwrap_or("null")).unwrap()
@@ -137,13 +137,6 @@ fn attaches_and_marks_users_over_https() {
     assert_eq!(stderr.matches("operation=\"AttachPolicy\"").count(), 1, "not retried: {stderr}");
     let (policies, _) = moto.state(&moto.s("/identityIds/2"), "lee@example.com");
     assert!(policies.is_empty(), "{policies:?}");
-}
-
-/// `event` with another HTTP method.
-fn with_method(event: &str, method: &str) -> String {
-    let mut event: Value = serde_json::from_str(event).unwrap();
-    event["httpMethod"] = method.into();
-    event.to_string()
 }
 
 #[test]

@@ -10,27 +10,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
-use support::moto::{Moto, venv_bin};
-use support::root;
+use support::moto::{Moto, with_method};
+use support::{root, tempdir, unzip};
 
 /// fun's `nodejs` runtime loads the handler with `require()`; Lambda's own
 /// loads `index.mjs`. This CommonJS entry point, for the test only, bridges.
 const CJS_ENTRY: &str = "const ready = import('./index.mjs');\nready.catch(() => {});\n\
 exports.handler = async (event, context) => (await ready).handler(event, context);\n";
-
-fn tempdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("attach-iot-policy-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn unzip(zip: &str, into: &Path) {
-    let zip = root().join("dist").join(zip);
-    assert!(zip.exists(), "{} is missing: `make test` builds it", zip.display());
-    let status = Command::new(venv_bin("python")).args(["-m", "zipfile", "-e"]).arg(&zip).arg(into).status().unwrap();
-    assert!(status.success());
-}
 
 fn node_package(name: &str) -> PathBuf {
     let dir = tempdir(name);
@@ -77,12 +63,6 @@ fn run(dir: &Path, runtime: &str, moto: &Moto, mut environment: Value, payloads:
     let responses =
         results.iter().map(|r| serde_json::from_str(r["payload"].as_str().unwrap()).unwrap_or(Value::Null)).collect();
     (responses, logs)
-}
-
-fn with_method(event: &str, method: &str) -> String {
-    let mut event: Value = serde_json::from_str(event).unwrap();
-    event["httpMethod"] = method.into();
-    event.to_string()
 }
 
 /// The events both packages get, from this moto's identities and users.

@@ -23,6 +23,23 @@ pub fn tool(relative: &str, installed_by: &str) -> PathBuf {
     path
 }
 
+/// A fresh, empty directory for this test process.
+pub fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("attach-iot-policy-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Unzips `dist/<zip>` into `into`, as Lambda would.
+pub fn unzip(zip: &str, into: &Path) {
+    let zip = root().join("dist").join(zip);
+    assert!(zip.exists(), "{} is missing: `make test` builds it", zip.display());
+    let python = moto::venv_bin("python");
+    let status = std::process::Command::new(python).args(["-m", "zipfile", "-e"]).arg(&zip).arg(into).status().unwrap();
+    assert!(status.success());
+}
+
 /// `node`, or a panic that says this test needs it.
 pub fn node() -> &'static str {
     let found = std::process::Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());

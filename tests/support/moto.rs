@@ -152,6 +152,13 @@ impl Moto {
     }
 }
 
+/// `event` with another HTTP method (REST API events).
+pub fn with_method(event: &str, method: &str) -> String {
+    let mut event: Value = serde_json::from_str(event).unwrap();
+    event["httpMethod"] = method.into();
+    event.to_string()
+}
+
 impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -74,8 +74,9 @@ impl AwsClient {
 
     pub fn from_lookup(var: &impl Lookup, retry: RetryPolicy) -> Result<Self, SetupError> {
         let region = region(var)?.ok_or(SetupError::MissingRegion)?;
-        let http = client(var)?;
-        Ok(Self::new(http, CredentialSource::environment_only(var)?, region, Endpoints::from_lookup(var)?, retry))
+        let endpoints = Endpoints::from_lookup(var)?;
+        let http = client(var, &endpoints)?;
+        Ok(Self::new(http, CredentialSource::environment_only(var)?, region, endpoints, retry))
     }
 
     /// The command line's client: region and credentials as the AWS SDKs find
@@ -89,10 +90,11 @@ impl AwsClient {
             Some(region) => region,
             None => profile_region().await?,
         };
-        let http = client(var)?;
+        let endpoints = Endpoints::from_lookup(var)?;
+        let http = client(var, &endpoints)?;
         let settings = ChainSettings { region: Some(region.clone()), http: Some(http.clone()) };
         let credentials = CredentialSource::from_lookup(var, Some(settings))?;
-        Ok(Self::new(http, credentials, region, Endpoints::from_lookup(var)?, retry))
+        Ok(Self::new(http, credentials, region, endpoints, retry))
     }
 
     fn new(
@@ -400,8 +402,8 @@ async fn profile_region() -> Result<String, SetupError> {
 }
 
 /// The HTTP client of every call, with the endpoints checked first.
-fn client(var: &impl Lookup) -> Result<reqwest::Client, SetupError> {
-    for (name, url) in Endpoints::from_lookup(var)?.overrides() {
+fn client(var: &impl Lookup, endpoints: &Endpoints) -> Result<reqwest::Client, SetupError> {
+    for (name, url) in endpoints.overrides() {
         if reqwest::Url::parse(url).map_or(true, |u| !matches!(u.scheme(), "http" | "https")) {
             return Err(SetupError::BadEndpoint(name));
         }
