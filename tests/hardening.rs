@@ -348,3 +348,27 @@ fn a_long_allowlist_is_read_in_linear_time() {
     // Not a benchmark: a bound a hundred times what linear takes, that a quadratic scan far exceeds.
     assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
 }
+
+#[test]
+fn detach_all_refuses_a_bad_policy_or_rate_before_any_call() {
+    for (args, says) in [
+        (vec!["--policy", "has space"], "--policy"),
+        (vec!["--policy", ".."], "--policy"),
+        (vec!["--policy", "p", "--rate", "0"], "--rate"),
+        (vec!["--policy", "p", "--rate", "1001"], "--rate"),
+        (vec!["--policy", "p", "--rate", "NaN"], "--rate"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_attach-iot-policy"))
+            .arg("detach-all")
+            .args(&args)
+            .env_clear()
+            // Nothing listens here: a call would fail differently, and later.
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}: no summary for a refused command");
+    }
+}
