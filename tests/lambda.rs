@@ -4,13 +4,13 @@
 
 mod support;
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::{Value, json};
+use support::fun::{self, Runtime};
 use support::moto::Moto;
-use support::{root, tempdir};
+use support::tempdir;
 
 /// Unzips the package into a fresh directory, as Lambda would.
 fn unzip_package(into: &Path) {
@@ -22,30 +22,7 @@ fn unzip_package(into: &Path) {
 
 /// Invokes each payload in turn under fun; returns (results, the function's logs).
 fn run_under_fun(directory: &Path, moto: &Moto, environment: Value, payloads: &[String]) -> (Vec<Value>, String) {
-    let (key, secret) = moto.function_key();
-    let input = json!({
-        "directory": directory,
-        "region": "us-east-1",
-        "accessKeyId": key,
-        "secretAccessKey": secret,
-        "environment": environment,
-        "payloads": payloads,
-    });
-    let mut child = Command::new(support::node())
-        .arg(root().join("tests/node/fun_driver.mjs"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node runs");
-    child.stdin.take().unwrap().write_all(input.to_string().as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let logs = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "the fun driver failed:\n{logs}");
-    for secret in [secret.as_str(), "Signature=", "AWS4-HMAC-SHA256"] {
-        assert!(!logs.contains(secret), "a secret reached the logs ({secret})");
-    }
-    (serde_json::from_slice(&out.stdout).unwrap(), logs)
+    fun::run(directory, Runtime::Provided, moto, environment, payloads)
 }
 
 fn status_of(result: &Value) -> u64 {

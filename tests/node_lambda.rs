@@ -5,13 +5,13 @@
 
 mod support;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::{Value, json};
+use support::fun::{self, Runtime};
 use support::moto::{Moto, with_method};
-use support::{root, tempdir, unzip};
+use support::{tempdir, unzip};
 
 /// fun's `nodejs` runtime loads the handler with `require()`; Lambda's own
 /// loads `index.mjs`. This CommonJS entry point, for the test only, bridges.
@@ -33,33 +33,8 @@ fn rust_package(name: &str) -> PathBuf {
 }
 
 /// Invokes each payload under fun; returns (the proxy responses, the logs).
-fn run(dir: &Path, runtime: &str, moto: &Moto, mut environment: Value, payloads: &[String]) -> (Vec<Value>, String) {
-    let (key, secret) = moto.function_key();
-    let handler = if runtime == "nodejs" { "index.handler" } else { "bootstrap" };
-    // The SDK v3, which Lambda's Node.js runtime provides, from node/node_modules here.
-    environment["NODE_PATH"] = json!(root().join("node/node_modules"));
-    let output = dir.join("results.json");
-    let input = json!({
-        "directory": dir, "region": "us-east-1", "accessKeyId": key, "secretAccessKey": secret,
-        "environment": environment, "payloads": payloads, "runtime": runtime, "handler": handler,
-        "output": output,
-    });
-    let mut child = Command::new(support::node())
-        .arg(root().join("tests/node/fun_driver.mjs"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input.to_string().as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    // The function's logs: the Node.js runtime's console writes to stdout.
-    let logs = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "the fun driver failed:\n{logs}");
-    for secret in [secret.as_str(), "Signature=", "AWS4-HMAC-SHA256"] {
-        assert!(!logs.contains(secret), "a secret reached the logs ({secret})");
-    }
-    let results: Vec<Value> = serde_json::from_slice(&std::fs::read(&output).unwrap()).unwrap();
+fn run(dir: &Path, runtime: Runtime, moto: &Moto, environment: Value, payloads: &[String]) -> (Vec<Value>, String) {
+    let (results, logs) = fun::run(dir, runtime, moto, environment, payloads);
     let responses =
         results.iter().map(|r| serde_json::from_str(r["payload"].as_str().unwrap()).unwrap_or(Value::Null)).collect();
     (responses, logs)
@@ -88,7 +63,7 @@ fn environment(moto: &Moto) -> Value {
 fn the_node_package_serves_the_cases_in_one_process() {
     let moto = Moto::start();
     let dir = node_package("fun-node");
-    let (responses, logs) = run(&dir, "nodejs", &moto, environment(&moto), &events(&moto));
+    let (responses, logs) = run(&dir, Runtime::Nodejs, &moto, environment(&moto), &events(&moto));
     let statuses: Vec<&Value> = responses.iter().map(|r| &r["statusCode"]).collect();
     assert_eq!(statuses, [200, 200, 200, 200, 200, 404, 403], "{responses:?}\n{logs}");
     assert_eq!(logs.matches("cold_start=true").count(), 1, "one process served them all:\n{logs}");
@@ -114,8 +89,10 @@ fn the_node_package_serves_the_cases_in_one_process() {
 #[ignore = "needs both packages, fun and moto: `make test` runs it"]
 fn the_rust_and_node_packages_agree() {
     let (for_rust, for_node) = (Moto::start(), Moto::start());
-    let (rust, _) = run(&rust_package("agree-rust"), "provided", &for_rust, environment(&for_rust), &events(&for_rust));
-    let (node, _) = run(&node_package("agree-node"), "nodejs", &for_node, environment(&for_node), &events(&for_node));
+    let (rust, _) =
+        run(&rust_package("agree-rust"), Runtime::Provided, &for_rust, environment(&for_rust), &events(&for_rust));
+    let (node, _) =
+        run(&node_package("agree-node"), Runtime::Nodejs, &for_node, environment(&for_node), &events(&for_node));
     // Each moto makes its own IDs; name them alike before comparing.
     let normal = |moto: &Moto, value: &Value| {
         let mut text = value.to_string();
@@ -156,7 +133,8 @@ fn the_node_package_talks_to_aws_over_https() {
     for (name, value) in moto.ca_bundle() {
         environment[name] = Value::String(value);
     }
-    let (responses, logs) = run(&dir, "nodejs", &moto, environment, &[moto.rest_event(0, &moto.s("/users/0/sub"))]);
+    let (responses, logs) =
+        run(&dir, Runtime::Nodejs, &moto, environment, &[moto.rest_event(0, &moto.s("/users/0/sub"))]);
     assert_eq!(responses[0]["statusCode"], 200, "{responses:?}\n{logs}");
     let (policies, _) = moto.state(&moto.s("/identityIds/0"), "mat@example.com");
     assert_eq!(policies, [moto.s("/policyName")]);
@@ -170,7 +148,7 @@ fn a_bad_configuration_is_refused_naming_the_variable() {
     let environment =
         json!({ "AWS_ENDPOINT_URL": moto.url, "IOT_POLICY_NAME": "p", "COGNITO_ATTRIBUTE_NAME": "email" });
     let input_events = vec![moto.rest_event(0, &moto.s("/users/0/sub"))];
-    let (responses, logs) = run(&dir, "nodejs", &moto, environment, &input_events);
+    let (responses, logs) = run(&dir, Runtime::Nodejs, &moto, environment, &input_events);
     let text = format!("{responses:?}\n{logs}");
     assert!(text.contains("COGNITO_ATTRIBUTE_NAME"), "{text}");
     assert_ne!(responses[0]["statusCode"], 200, "{text}");

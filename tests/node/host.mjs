@@ -10,6 +10,8 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+// The production handler's guard and error answer: the same rules in both Node hosts.
+import { guarded, hostError } from '../../node/src/handler.mjs';
 
 /** Lambda's synchronous payload limit, as in the wasmtime host. */
 export const MAX_EVENT_BYTES = 6 * 1024 * 1024;
@@ -51,34 +53,6 @@ export async function loadHost(transpiledDir, { log = () => {} } = {}) {
   return { handle };
 }
 
-/** The host keeps its side of the contract: only configured policies and attributes. */
-function guarded(aws, config) {
-  const refuse = (what) => {
-    throw { payload: { tag: 'invalid-request', val: `the host refuses ${what} that is not in its configuration` } };
-  };
-  return {
-    attachPolicy(policyName, target) {
-      if (!config.policyNames.includes(policyName)) refuse('a policy name');
-      return aws.attachPolicy(policyName, target);
-    },
-    listUsers(userPoolId, filter) {
-      return aws.listUsers(userPoolId, filter);
-    },
-    updateAttributes(userPoolId, username, attributes) {
-      if (!attributes.every((a) => a.name === config.attributeName)) refuse('an attribute name');
-      return aws.updateAttributes(userPoolId, username, attributes);
-    },
-    detachPolicy(policyName, target) {
-      if (!config.policyNames.includes(policyName)) refuse('a policy name');
-      return aws.detachPolicy(policyName, target);
-    },
-    deleteAttributes(userPoolId, username, names) {
-      if (!names.every((n) => n === config.attributeName)) refuse('an attribute name');
-      return aws.deleteAttributes(userPoolId, username, names);
-    },
-  };
-}
-
 /** Records each call as the fixtures list it: `ok`, or the error case. */
 function recorded(aws, calls) {
   const wrap = (op, fn, args) => (...a) => {
@@ -111,15 +85,4 @@ function decodeUtf8(bytes) {
   } catch {
     return null;
   }
-}
-
-function hostError(statusCode, error, message, config) {
-  return {
-    statusCode,
-    headers: [
-      ['Content-Type', 'application/json'],
-      ['Access-Control-Allow-Origin', config.corsAllowOrigin],
-    ],
-    body: JSON.stringify({ error, message }),
-  };
 }

@@ -5,6 +5,7 @@
 
 pub mod backends;
 pub mod components;
+pub mod fun;
 pub mod loopback;
 pub mod moto;
 pub mod tls;
