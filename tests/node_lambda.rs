@@ -5,27 +5,27 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::{Value, json};
 use support::fun::{self, Runtime};
 use support::moto::{Moto, with_method};
-use support::{tempdir, unzip};
+use support::{TempDir, tempdir, unzip};
 
 /// fun's `nodejs` runtime loads the handler with `require()`; Lambda's own
 /// loads `index.mjs`. This CommonJS entry point, for the test only, bridges.
 const CJS_ENTRY: &str = "const ready = import('./index.mjs');\nready.catch(() => {});\n\
 exports.handler = async (event, context) => (await ready).handler(event, context);\n";
 
-fn node_package(name: &str) -> PathBuf {
+fn node_package(name: &str) -> TempDir {
     let dir = tempdir(name);
     unzip("attach-iot-policy-node.zip", &dir);
     std::fs::write(dir.join("index.js"), CJS_ENTRY).unwrap();
     dir
 }
 
-fn rust_package(name: &str) -> PathBuf {
+fn rust_package(name: &str) -> TempDir {
     let dir = tempdir(name);
     unzip("attach-iot-policy-x86_64.zip", &dir);
     assert!(Command::new("chmod").arg("+x").arg(dir.join("bootstrap")).status().unwrap().success());

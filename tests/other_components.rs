@@ -95,9 +95,7 @@ fn a_component_of_another_world_is_refused_with_a_clear_message() {
     assert!(!format!("{not_a_component:#}").is_empty());
 }
 
-fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("attach-iot-policy-components-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+fn temp_file(dir: &std::path::Path, name: &str, bytes: &[u8]) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, bytes).unwrap();
     path
@@ -106,7 +104,8 @@ fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
 /// `invoke --component`, with a `.wasm` and with a `.cwasm` from `precompile`.
 #[test]
 fn the_cli_runs_a_component_given_on_the_command_line() {
-    let wasm = temp_file("attacher.wasm", &component("attacher.wat", &[], "attacher"));
+    let dir = support::tempdir("components");
+    let wasm = temp_file(&dir, "attacher.wasm", &component("attacher.wat", &[], "attacher"));
     let cwasm = wasm.with_extension("cwasm");
     let cli = env!("CARGO_BIN_EXE_attach-iot-policy");
     let out =
@@ -131,7 +130,7 @@ fn the_cli_runs_a_component_given_on_the_command_line() {
         assert!(stderr.contains("a component written in WAT"), "its log line: {stderr}");
     }
 
-    let other = temp_file("other.wasm", &component("other-world.wat", &[OTHER_WORLD], "other"));
+    let other = temp_file(&dir, "other.wasm", &component("other-world.wat", &[OTHER_WORLD], "other"));
     let out = Command::new(cli)
         .args(["invoke", "--simulate", "--event"])
         .arg(root().join("examples/event-rest.json"))
@@ -143,5 +142,4 @@ fn the_cli_runs_a_component_given_on_the_command_line() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("is not of the world attach-iot-policy:core/attacher@0.2.0"), "{stderr}");
-    let _ = std::fs::remove_dir_all(wasm.parent().unwrap());
 }

@@ -121,5 +121,6 @@ fn a_ca_bundle_that_cannot_be_read_stops_the_program_naming_it() {
     let empty = std::env::temp_dir().join(format!("attach-iot-policy-empty-{}.pem", std::process::id()));
     std::fs::write(&empty, "not a certificate\n").unwrap();
     let err = client("https://127.0.0.1:1", Some(&empty)).err().expect("refused");
+    let _ = std::fs::remove_file(&empty);
     assert!(err.to_string().contains("holds no certificate"), "{err}");
 }

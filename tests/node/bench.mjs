@@ -8,7 +8,7 @@
 //    every call at once: the first invocation after the function is created
 //    (process start and init included), and warm invocations.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -123,4 +123,5 @@ for (const [name, dir, runtime, handler] of packages) {
   rows.push(`| ${name} under fun: warm invocation, AWS on loopback (${WARM} runs) | ${ms(median(warm))} | ${ms(Math.min(...warm))} | ${ms(Math.max(...warm))} | |`);
 }
 aws.close();
+for (const [, dir] of packages) rmSync(dir, { recursive: true, force: true });
 process.stdout.write(rows.join('\n') + '\n');

@@ -24,12 +24,28 @@ pub fn tool(relative: &str, installed_by: &str) -> PathBuf {
     path
 }
 
-/// A fresh, empty directory for this test process.
-pub fn tempdir(name: &str) -> PathBuf {
+/// A fresh, empty directory for this test process, removed when dropped:
+/// each unzipped package is 8 MiB, and CI machines share their disk.
+pub fn tempdir(name: &str) -> TempDir {
     let dir = std::env::temp_dir().join(format!("attach-iot-policy-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TempDir(dir)
+}
+
+pub struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Unzips `dist/<zip>` into `into`, as Lambda would.

@@ -77,3 +77,11 @@ impl TestCa {
         (cert_file, key_file)
     }
 }
+
+impl Drop for TestCa {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.pem_file);
+        // Where a moto over TLS keeps its server certificate.
+        let _ = std::fs::remove_dir_all(self.pem_file.with_extension("server"));
+    }
+}
