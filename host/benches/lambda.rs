@@ -39,6 +39,8 @@ const FIRST_RUNS: usize = 20;
 const DRAIN_TARGETS: usize = 300;
 /// `invoke` runs per way of loading the guest, alternating the two.
 const INVOKE_RUNS: usize = 20;
+/// Reads of a long allowlist, for each of two lengths.
+const CONFIG_RUNS: usize = 11;
 
 struct Stats {
     median: Duration,
@@ -588,6 +590,36 @@ fn main() {
         over_quota.2
     )
     .unwrap();
+    // A long allowlist is read in linear time: 10x the items, about 10x the time.
+    let read_allowlist = |n: usize| {
+        let value = (0..n).map(|i| format!("us-east-1_p{}", i % (n / 2))).collect::<Vec<_>>().join(",");
+        let samples = (0..CONFIG_RUNS)
+            .map(|_| {
+                let started = Instant::now();
+                let config = attach_iot_policy::config::from_lookup(&|k: &str| match k {
+                    "IOT_POLICY_NAME" => Some("p".to_owned()),
+                    "ALLOWED_USER_POOL_IDS" => Some(value.clone()),
+                    _ => None,
+                })
+                .unwrap();
+                let elapsed = started.elapsed();
+                assert_eq!(config.allowed_user_pool_ids.len(), n / 2);
+                elapsed
+            })
+            .collect();
+        stats(samples)
+    };
+    let (small, large) = (read_allowlist(20_000), read_allowlist(200_000));
+    writeln!(
+        report,
+        "| reading `ALLOWED_USER_POOL_IDS` of 200,000 items, half repeats ({CONFIG_RUNS} runs) | {} | {} | {} | |",
+        fmt(large.median),
+        fmt(large.min),
+        fmt(large.max)
+    )
+    .unwrap();
+    let growth = large.median.as_secs_f64() / small.median.as_secs_f64();
+    writeln!(report, "| &nbsp;&nbsp;ratio to 20,000 items (linear is 10×) | {growth:.1}× | | | < 15× |").unwrap();
     // The Node.js side: the bridge, and both packages under fun (tests/node/bench.mjs).
     let node = Command::new("node")
         .arg("bench.mjs")
