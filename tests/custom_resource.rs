@@ -148,3 +148,61 @@ fn create_and_update_change_nothing_and_delete_drains_or_says_why_not() {
     assert_eq!(answer["Data"]["Detached"], remaining, "{answer}");
     assert_eq!(counts(), (0, 50));
 }
+
+/// An IoT on loopback that lists two targets and never answers a
+/// `DetachPolicy`: the drain must cut its calls at the margin it keeps for
+/// the answer, so CloudFormation hears FAILED before the invocation ends.
+#[test]
+fn a_detach_that_never_returns_still_leaves_time_to_answer() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let iot = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async move {
+            listener.set_nonblocking(true).unwrap();
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let mut hung = Vec::new();
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let Some((head, _)) = read_request(&mut socket).await else { continue };
+                if head.starts_with("POST /policy-targets/") {
+                    let body = br#"{"targets": ["us-east-1:00000000-0000-4000-8000-000000000001", "us-east-1:00000000-0000-4000-8000-000000000002"]}"#;
+                    let _ = socket.write_all(&http(200, "content-type: application/json\r\n", body)).await;
+                } else {
+                    hung.push(socket);
+                }
+            }
+        });
+    });
+    let (origin, answers) = response_url();
+    let mut event = request("Delete", &origin, "stack-policy");
+    event["ResponseURL"] = json!(format!("{origin}/cloudformation-response"));
+    // 10.8 s in all: detaches start only in the first 0.8 s, and every call
+    // ends 4 s before the invocation does, leaving that time for the answer.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_attach-iot-policy"))
+        .args(["invoke", "--event", "-", "--timeout-ms", "10800"])
+        .env_clear()
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", &iot)
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+        .env("IOT_POLICY_NAME", "stack-policy")
+        .env("CFN_RESPONSE_URL_ALLOWED_ORIGIN", &origin)
+        .env("DETACH_RATE", "500")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(event.to_string().as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (_, answer) = answers.try_recv().unwrap_or_else(|_| panic!("CloudFormation heard nothing:\n{stderr}"));
+    assert_eq!(answer["Status"], "FAILED", "{answer}");
+    let reason = answer["Reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("2 of 2 targets are still attached to stack-policy (a detach failed: unavailable"),
+        "{reason}"
+    );
+    assert!(reason.contains("detach-all --policy stack-policy"), "{reason}");
+    assert!(stderr.contains("answered CloudFormation"), "{stderr}");
+}

@@ -226,8 +226,11 @@ async fn init_opens_the_connections_the_first_invocation_uses() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_early_connection_does_not_fail_init() {
     let (seen, _, api) = two_invocations(EXAMPLE_EVENT.as_bytes()).await;
-    // A port nothing listens on.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    // A port nothing listens on: bound, so no other test's server takes it
+    // while this one runs, but not listening, so connections are refused.
+    let held = tokio::net::TcpSocket::new_v4().unwrap();
+    held.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let closed = held.local_addr().unwrap();
     let mut child = bootstrap(&api, &format!("http://{closed}"), &[]);
     until_both_answered(&seen).await;
     child.kill().unwrap();

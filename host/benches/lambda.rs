@@ -183,7 +183,8 @@ async fn drain_against_throttling(targets: usize, rate: f64, limit: f64) -> (f64
         _ => None,
     };
     let aws = Arc::new(AwsClient::from_lookup(&var, RetryPolicy::default()).unwrap());
-    let limits = Limits { rate, deadline: Instant::now() + Duration::from_secs(600), interrupted: None };
+    let limits =
+        Limits { rate, deadline: Instant::now() + Duration::from_secs(600), calls_end: None, interrupted: None };
     let summary = drain(aws, "bench-policy", limits, |_, _| {}).await.unwrap();
     let state = state.lock().unwrap();
     assert_eq!(summary.detached, state.detached);

@@ -20,8 +20,13 @@ use crate::config::{Config, Lookup, ProcessEnv};
 use crate::drain::{self, Limits};
 use crate::response::Response;
 
-/// Time kept back from the invocation's deadline to send the answer.
-const ANSWER_MARGIN: Duration = Duration::from_secs(10);
+/// No detach starts later than this before the invocation's deadline.
+const STOP_STARTING: Duration = Duration::from_secs(10);
+/// No call runs later than this before it: the time is kept for the answer.
+/// Calls in flight when the starts stop have the time between to finish.
+const ANSWER_TIME: Duration = Duration::from_secs(4);
+/// The longest one try at sending the answer may take.
+const ANSWER_TRY: Duration = Duration::from_secs(10);
 /// CloudFormation shows at most this much of a reason.
 const MAX_REASON: usize = 1000;
 /// Names one extra origin the `ResponseURL` may have, besides AWS's own
@@ -118,7 +123,7 @@ pub async fn serve(
         "NoEcho": false,
         "Data": data,
     });
-    match send(&request.response_url, &body).await {
+    match send(&request.response_url, &body, deadline).await {
         Ok(()) => event!(Level::INFO, status, "answered CloudFormation"),
         Err(e) => event!(Level::ERROR, status, "could not answer CloudFormation: {e}"),
     }
@@ -151,9 +156,11 @@ async fn decide(
         },
         _ => drain::DEFAULT_RATE,
     };
-    let until = deadline.checked_sub(ANSWER_MARGIN).unwrap_or(deadline);
+    let until = deadline.checked_sub(STOP_STARTING).unwrap_or(deadline);
+    let calls_end = deadline.checked_sub(ANSWER_TIME).unwrap_or(deadline);
     let resume = format!("run `attach-iot-policy detach-all --policy {policy}`, then delete the stack again");
-    match drain::drain(aws, policy, Limits { rate, deadline: until, interrupted: None }, |_, _| {}).await {
+    let limits = Limits { rate, deadline: until, calls_end: Some(calls_end), interrupted: None };
+    match drain::drain(aws, policy, limits, |_, _| {}).await {
         Ok(summary) if summary.complete() => (
             "SUCCESS",
             format!("detached {policy} from {} targets", summary.detached + summary.already_detached),
@@ -162,7 +169,7 @@ async fn decide(
         Ok(summary) => {
             let why = match (&summary.stopped, summary.failures.first()) {
                 (Some(stopped), _) => stopped.clone(),
-                (None, Some(f)) => format!("AWS refused: {}", f.error),
+                (None, Some(f)) => format!("a detach failed: {}", f.error),
                 (None, None) => "some detaches failed".into(),
             };
             let reason = format!(
@@ -197,24 +204,29 @@ fn allowed_response_url(url: &str, var: &impl Lookup) -> Result<(), String> {
     }
 }
 
-/// The `PUT`, tried three times. No `Content-Type`: the presigned URL's
-/// signature was made without one.
-async fn send(url: &str, body: &Value) -> Result<(), String> {
+/// The `PUT`, tried up to three times while the invocation has time. No
+/// `Content-Type`: the presigned URL's signature was made without one.
+async fn send(url: &str, body: &Value, deadline: Instant) -> Result<(), String> {
     let roots = ca_bundle(&ProcessEnv).map_err(|e| e.to_string())?;
-    let client = http_client(Some(&roots))
-        .timeout(Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| e.to_string())?;
+    let client =
+        http_client(Some(&roots)).redirect(reqwest::redirect::Policy::none()).build().map_err(|e| e.to_string())?;
     let body = body.to_string();
-    let mut last = String::new();
+    let mut last = "no time was left to send it".to_owned();
     for attempt in 1..=3u32 {
-        match client.put(url).body(body.clone()).send().await {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        match client.put(url).timeout(left.min(ANSWER_TRY)).body(body.clone()).send().await {
             Ok(r) if r.status().is_success() => return Ok(()),
             Ok(r) => last = format!("HTTP {}", r.status().as_u16()),
             Err(e) => last = e.without_url().to_string(),
         }
-        tokio::time::sleep(Duration::from_millis(500) * attempt).await;
+        let pause = Duration::from_millis(500) * attempt;
+        if attempt == 3 || Instant::now() + pause >= deadline {
+            break;
+        }
+        tokio::time::sleep(pause).await;
     }
     Err(last)
 }

@@ -75,6 +75,9 @@ pub struct Limits {
     pub rate: f64,
     /// Nothing is started after this.
     pub deadline: Instant,
+    /// No call runs past this; a detach it cuts short leaves its target
+    /// counted as remaining. `None`: a call that started is let finish.
+    pub calls_end: Option<Instant>,
     /// Stops the drain when it resolves (Ctrl-C); in-flight calls finish.
     pub interrupted: Option<tokio::sync::watch::Receiver<bool>>,
 }
@@ -126,9 +129,9 @@ pub async fn drain(
         next_start = next_start.max(now.checked_sub(interval).unwrap_or(now)) + interval;
         let slot = slots.clone().acquire_owned().await.expect("never closed");
         let aws = aws.clone();
-        let (policy, deadline) = (policy.to_owned(), limits.deadline);
+        let (policy, deadline, calls_end) = (policy.to_owned(), limits.deadline, limits.calls_end);
         tasks.spawn(async move {
-            let result = detach_one(aws.as_ref(), &policy, &target, deadline).await;
+            let result = detach_one(aws.as_ref(), &policy, &target, deadline, calls_end).await;
             drop(slot);
             (target, result)
         });
@@ -166,17 +169,24 @@ pub async fn list_all(aws: &dyn Aws, policy: &str, deadline: Instant) -> Result<
 }
 
 /// `Ok(true)`: detached now; `Ok(false)`: it was not attached.
-async fn detach_one(aws: &dyn Aws, policy: &str, target: &str, deadline: Instant) -> Result<bool, AwsError> {
+async fn detach_one(
+    aws: &dyn Aws,
+    policy: &str,
+    target: &str,
+    deadline: Instant,
+    calls_end: Option<Instant>,
+) -> Result<bool, AwsError> {
     let mut tries = 0;
     loop {
-        // The call's own deadline may run past the drain's: a call that
-        // started is let finish.
-        let cx = CallContext { deadline: Instant::now() + CALL_BUDGET, trace_id: None };
+        // Unless `calls_end` says otherwise, a call may run past the drain's
+        // deadline: one that started is let finish.
+        let budget = Instant::now() + CALL_BUDGET;
+        let cx = CallContext { deadline: calls_end.map_or(budget, |end| end.min(budget)), trace_id: None };
         match aws.detach_policy(&cx, policy, target).await {
             Ok(()) => return Ok(true),
             Err(AwsError::NotFound(_)) => return Ok(false),
             Err(AwsError::Throttled(_))
-                if tries + 1 < THROTTLED_TRIES && Instant::now() + THROTTLED_PAUSE < deadline =>
+                if tries + 1 < THROTTLED_TRIES && Instant::now() + THROTTLED_PAUSE * (tries + 1) < deadline =>
             {
                 tries += 1;
                 tokio::time::sleep(THROTTLED_PAUSE * tries).await;
@@ -205,7 +215,7 @@ mod tests {
     }
 
     fn limits(rate: f64) -> Limits {
-        Limits { rate, deadline: Instant::now() + Duration::from_secs(60), interrupted: None }
+        Limits { rate, deadline: Instant::now() + Duration::from_secs(60), calls_end: None, interrupted: None }
     }
 
     #[tokio::test]
@@ -233,6 +243,63 @@ mod tests {
     async fn a_missing_policy_is_an_error_from_the_listing() {
         let e = drain(account(0, 0), "no-such", limits(10.0), |_, _| {}).await.unwrap_err();
         assert!(matches!(e, AwsError::NotFound(_)), "{e:?}");
+    }
+
+    /// An IoT whose `DetachPolicy` never answers: each call lasts until its
+    /// deadline, as the real client cuts it, and says how late that was.
+    struct HangingDetach {
+        latest_deadline: std::sync::Mutex<Option<Instant>>,
+    }
+
+    #[async_trait::async_trait]
+    impl Aws for HangingDetach {
+        async fn attach_policy(&self, _: &CallContext, _: &str, _: &str) -> Result<(), AwsError> {
+            unreachable!()
+        }
+        async fn list_users(&self, _: &CallContext, _: &str, _: &str) -> Result<Vec<String>, AwsError> {
+            unreachable!()
+        }
+        async fn update_attributes(
+            &self,
+            _: &CallContext,
+            _: &str,
+            _: &str,
+            _: &[crate::aws::Attribute],
+        ) -> Result<(), AwsError> {
+            unreachable!()
+        }
+        async fn detach_policy(&self, cx: &CallContext, _: &str, _: &str) -> Result<(), AwsError> {
+            {
+                let mut latest = self.latest_deadline.lock().unwrap();
+                *latest = Some(latest.map_or(cx.deadline, |l| l.max(cx.deadline)));
+            }
+            tokio::time::sleep_until(cx.deadline.into()).await;
+            Err(AwsError::Unavailable("the deadline passed".into()))
+        }
+        async fn delete_attributes(&self, _: &CallContext, _: &str, _: &str, _: &[String]) -> Result<(), AwsError> {
+            unreachable!()
+        }
+        async fn list_targets_for_policy(
+            &self,
+            _: &CallContext,
+            _: &str,
+            _: Option<&str>,
+        ) -> Result<crate::aws::TargetsPage, AwsError> {
+            Ok(crate::aws::TargetsPage { targets: vec!["a".into(), "b".into()], next_marker: None })
+        }
+    }
+
+    #[tokio::test]
+    async fn no_call_outlives_calls_end_and_what_it_cut_is_remaining() {
+        let aws = Arc::new(HangingDetach { latest_deadline: Default::default() });
+        let end = Instant::now() + Duration::from_millis(300);
+        let limits = Limits { deadline: end, calls_end: Some(end), ..limits(1000.0) };
+        let summary = drain(aws.clone(), "p", limits, |_, _| {}).await.unwrap();
+        // Without calls_end each call would have had CALL_BUDGET (30 s).
+        assert!(aws.latest_deadline.lock().unwrap().unwrap() <= end);
+        assert_eq!((summary.targets, summary.remaining, summary.detached), (2, 2, 0), "{summary:?}");
+        assert!(!summary.complete());
+        assert_eq!(summary.failures[0].error, "unavailable: the deadline passed");
     }
 
     #[test]

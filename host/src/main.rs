@@ -308,6 +308,7 @@ fn detach_all(policy: &str, rate: f64, dry_run: bool) -> Result<()> {
         let limits = Limits {
             rate,
             deadline: std::time::Instant::now() + Duration::from_secs(86_400 * 7),
+            calls_end: None,
             interrupted: Some(interrupted),
         };
         let summary = drain::drain(aws.clone(), policy, limits, progress).await;

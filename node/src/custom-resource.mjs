@@ -6,7 +6,11 @@
 import http from 'node:http';
 import https from 'node:https';
 
-const ANSWER_MARGIN_MS = 10_000;
+// No detach starts later than this before the invocation's deadline, and no
+// call runs later than ANSWER_TIME_MS before it: that time is the answer's.
+const STOP_STARTING_MS = 10_000;
+const ANSWER_TIME_MS = 4_000;
+const ANSWER_TRY_MS = 10_000;
 const MAX_REASON = 1000;
 const DEFAULT_RATE = 15;
 
@@ -27,7 +31,10 @@ export function allowedResponseUrl(url, env) {
   return aws || (!!extra && parsed.origin === extra);
 }
 
-/** Lists every target, then detaches each at `rate` a second until `until`. */
+/**
+ * Lists every target, then detaches each at `rate` a second until `until`.
+ * `remainingMs` is the time each call may take.
+ */
 export async function drain(aws, policy, rate, until, remainingMs) {
   const targets = [];
   let marker;
@@ -76,7 +83,9 @@ async function decide(event, { aws, config, env, remainingMs }) {
   const resume = `run \`attach-iot-policy detach-all --policy ${policy}\`, then delete the stack again`;
   let summary;
   try {
-    summary = await drain(aws, policy, rate, Date.now() + remainingMs() - ANSWER_MARGIN_MS, remainingMs);
+    const deadline = Date.now() + remainingMs();
+    const callsEnd = deadline - ANSWER_TIME_MS;
+    summary = await drain(aws, policy, rate, deadline - STOP_STARTING_MS, () => callsEnd - Date.now());
   } catch (e) {
     if (e?.payload?.tag === 'not-found') return ['SUCCESS', `${policy} does not exist`, {}];
     return ['FAILED', `listing the targets of ${policy} failed (${e?.payload?.tag ?? 'other'}: ${e?.payload?.val ?? e}); ${resume}`, {}];
@@ -84,7 +93,7 @@ async function decide(event, { aws, config, env, remainingMs }) {
   if (summary.remaining === 0) {
     return ['SUCCESS', `detached ${policy} from ${summary.targets} targets`, { Detached: summary.detached, AlreadyDetached: summary.alreadyDetached }];
   }
-  const why = summary.stopped ?? (summary.failure ? `AWS refused: ${summary.failure}` : 'some detaches failed');
+  const why = summary.stopped ?? (summary.failure ? `a detach failed: ${summary.failure}` : 'some detaches failed');
   return [
     'FAILED',
     `${summary.remaining} of ${summary.targets} targets are still attached to ${policy} (${why}); ${resume}`,
@@ -94,7 +103,7 @@ async function decide(event, { aws, config, env, remainingMs }) {
 
 /** Serves one request and answers CloudFormation; returns the invocation's own result. */
 export async function serveCustomResource(event, cognitoIdentity, deps) {
-  const { env, log } = deps;
+  const { env, log, remainingMs } = deps;
   if (cognitoIdentity) {
     log('warn', 'refused a custom resource request from a Cognito identity');
     return { statusCode: 403, body: JSON.stringify({ error: 'forbidden', message: 'a Cognito identity may not send custom resource requests' }) };
@@ -117,7 +126,7 @@ export async function serveCustomResource(event, cognitoIdentity, deps) {
     Data: data,
   };
   try {
-    await put(event.ResponseURL, JSON.stringify(answer));
+    await put(event.ResponseURL, JSON.stringify(answer), remainingMs);
     log('info', `answered CloudFormation: ${status}`);
   } catch (e) {
     log('error', `could not answer CloudFormation: ${e?.message ?? e}`);
@@ -125,15 +134,20 @@ export async function serveCustomResource(event, cognitoIdentity, deps) {
   return { statusCode: 200, body: JSON.stringify(answer) };
 }
 
-/** A PUT without Content-Type (the presigned URL was signed without one), tried three times. */
-async function put(url, body) {
-  let last;
+/**
+ * A PUT without Content-Type (the presigned URL was signed without one),
+ * tried up to three times while the invocation has time.
+ */
+async function put(url, body, remainingMs) {
+  let last = new Error('no time was left to send it');
   for (let attempt = 1; attempt <= 3; attempt++) {
+    const left = remainingMs();
+    if (left <= 0) break;
     try {
       const status = await new Promise((resolve, reject) => {
         const request = (url.startsWith('https:') ? https : http).request(
           url,
-          { method: 'PUT', headers: { 'content-length': Buffer.byteLength(body) }, timeout: 10_000 },
+          { method: 'PUT', headers: { 'content-length': Buffer.byteLength(body) }, timeout: Math.min(left, ANSWER_TRY_MS) },
           (response) => {
             response.resume();
             response.on('end', () => resolve(response.statusCode));
@@ -148,6 +162,7 @@ async function put(url, body) {
     } catch (e) {
       last = e;
     }
+    if (attempt === 3 || remainingMs() <= 500 * attempt) break;
     await new Promise((r) => setTimeout(r, 500 * attempt));
   }
   throw last;

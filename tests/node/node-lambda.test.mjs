@@ -161,6 +161,57 @@ test('the stack custom resource: Create and Update change nothing; Delete drains
   server.close();
 });
 
+test('the custom resource answers in time when a detach never returns: no call runs into the time kept for the answer', async () => {
+  const { createServer } = await import('node:http');
+  const answers = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      answers.push(JSON.parse(body));
+      res.end();
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const origin = `http://127.0.0.1:${server.address().port}`;
+  const invocationEnd = Date.now() + 10_500;
+  const budgets = [];
+  const aws = {
+    listTargetsForPolicy: async () => ({ targets: ['a', 'b'], nextMarker: undefined }),
+    // As the SDK client does, the call lasts until its budget runs out.
+    detachPolicy: async (policy, target, remainingMs) => {
+      budgets.push(remainingMs());
+      await new Promise((r) => setTimeout(r, Math.max(1, remainingMs())));
+      throw { payload: { tag: 'unavailable', val: 'timed out (no HTTP answer)' } };
+    },
+  };
+  const config = { ...defaults.config, policyNames: ['stack-per-identity'] };
+  const h = await createHandler({ env: { ...env, CFN_RESPONSE_URL_ALLOWED_ORIGIN: origin, DETACH_RATE: '1000' }, aws, config, guestDir });
+  handlers.push(h);
+  const context = { awsRequestId: 'cfn', getRemainingTimeInMillis: () => invocationEnd - Date.now() };
+  await h.handler(
+    {
+      RequestType: 'Delete',
+      ResponseURL: `${origin}/response`,
+      StackId: 'stack',
+      RequestId: 'r',
+      LogicalResourceId: 'PolicyTargetsDrain',
+      PhysicalResourceId: 'detach-on-delete-stack-per-identity',
+      ResourceProperties: { PolicyName: 'stack-per-identity' },
+    },
+    context,
+  );
+  server.close();
+  // Detaches start only in the first 0.5 s, and each ends 4 s before the
+  // invocation does (6.5 s from the start), leaving that time for the answer.
+  assert.equal(budgets.length, 2);
+  assert.ok(budgets.every((b) => b <= 6_500), `${budgets}`);
+  assert.ok(Date.now() < invocationEnd, 'answered before the invocation ended');
+  assert.equal(answers.length, 1);
+  assert.equal(answers[0].Status, 'FAILED');
+  assert.match(answers[0].Reason, /^2 of 2 targets are still attached to stack-per-identity \(a detach failed: unavailable: .*\); run `attach-iot-policy detach-all/);
+});
+
 test('an answer that comes after its call gave up is never taken for the next call', async () => {
   const c = readJson(join(fixtures, 'cases', 'rest-v1-sub-as-username.json'));
   const simulated = asyncImports(new SimulatedAccount(c.account));
