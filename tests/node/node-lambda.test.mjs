@@ -99,7 +99,8 @@ test('bad settings fail init with a message that names the variable', async () =
   }
 });
 
-test('the stack custom resource: Create and Update change nothing; Delete drains, or fails saying why', async () => {
+/** A loopback ResponseURL: each request's method, Content-Type and parsed body land in `answers`. */
+async function responseUrl() {
   const { createServer } = await import('node:http');
   const answers = [];
   const server = createServer((req, res) => {
@@ -111,7 +112,11 @@ test('the stack custom resource: Create and Update change nothing; Delete drains
     });
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const origin = `http://127.0.0.1:${server.address().port}`;
+  return { origin: `http://127.0.0.1:${server.address().port}`, answers, close: () => server.close() };
+}
+
+test('the stack custom resource: Create and Update change nothing; Delete drains, or fails saying why', async () => {
+  const { origin, answers, close } = await responseUrl();
   const attached = new Set(Array.from({ length: 40 }, (_, i) => `us-east-1:00000000-0000-4000-8000-${String(i).padStart(12, '0')}`));
   let denied = false;
   const aws = {
@@ -158,22 +163,11 @@ test('the stack custom resource: Create and Update change nothing; Delete drains
   assert.equal(answers.at(-1).body.Status, 'SUCCESS', answers.at(-1).body.Reason);
   assert.equal(answers.at(-1).body.Data.Detached, 40);
   assert.equal(attached.size, 0);
-  server.close();
+  close();
 });
 
 test('the custom resource answers in time when a detach never returns: no call runs into the time kept for the answer', async () => {
-  const { createServer } = await import('node:http');
-  const answers = [];
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => (body += d));
-    req.on('end', () => {
-      answers.push(JSON.parse(body));
-      res.end();
-    });
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const origin = `http://127.0.0.1:${server.address().port}`;
+  const { origin, answers, close } = await responseUrl();
   const invocationEnd = Date.now() + 10_500;
   const budgets = [];
   const aws = {
@@ -201,15 +195,15 @@ test('the custom resource answers in time when a detach never returns: no call r
     },
     context,
   );
-  server.close();
+  close();
   // Detaches start only in the first 0.5 s, and each ends 4 s before the
   // invocation does (6.5 s from the start), leaving that time for the answer.
   assert.equal(budgets.length, 2);
   assert.ok(budgets.every((b) => b <= 6_500), `${budgets}`);
   assert.ok(Date.now() < invocationEnd, 'answered before the invocation ended');
   assert.equal(answers.length, 1);
-  assert.equal(answers[0].Status, 'FAILED');
-  assert.match(answers[0].Reason, /^2 of 2 targets are still attached to stack-per-identity \(a detach failed: unavailable: .*\); run `attach-iot-policy detach-all/);
+  assert.equal(answers[0].body.Status, 'FAILED');
+  assert.match(answers[0].body.Reason, /^2 of 2 targets are still attached to stack-per-identity \(a detach failed: unavailable: .*\); run `attach-iot-policy detach-all/);
 });
 
 test('an answer that comes after its call gave up is never taken for the next call', async () => {
