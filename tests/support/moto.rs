@@ -1,10 +1,8 @@
 //! A moto server for the integration tests, set up by `tests/moto/moto_ctl.py`.
 
 use std::io::Write;
-use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -38,24 +36,33 @@ impl Moto {
     }
 
     fn start_with(ca: Option<TestCa>) -> Moto {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        // moto_server, with the patches that make it answer as AWS (see the file).
+        // moto_server, with the patches that make it answer as AWS (see the
+        // file), on a port the system picks as it binds: a port picked here
+        // first could be taken by a parallel test before moto binds it.
         let mut command = Command::new(venv_bin("python"));
-        command.arg(root().join("tests/moto/server.py")).args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+        command.arg(root().join("tests/moto/server.py")).args(["-H", "127.0.0.1", "-p", "0"]);
         if let Some(ca) = &ca {
             let dir = ca.pem_file.with_extension("server");
             std::fs::create_dir_all(&dir).unwrap();
             let (cert, key) = ca.server_files(&dir);
             command.arg("--ssl-cert").arg(cert).arg("--ssl-key").arg(key);
         }
-        let child = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("moto_server starts");
+        let mut child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("moto_server starts");
+        // werkzeug says ` * Running on http://127.0.0.1:PORT` once it listens;
+        // the rest of its log is read and dropped, so it never blocks on a full pipe.
+        let mut log = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        let port = loop {
+            line.clear();
+            let read = std::io::BufRead::read_line(&mut log, &mut line).unwrap();
+            assert!(read > 0, "moto_server exited before it listened");
+            if let Some((_, port)) = line.split_once("Running on ").and_then(|(_, url)| url.trim().rsplit_once(':')) {
+                break port.parse::<u16>().unwrap_or_else(|_| panic!("moto's address: {line}"));
+            }
+        };
+        std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
         let scheme = if ca.is_some() { "https" } else { "http" };
         let mut moto = Moto { child, url: format!("{scheme}://127.0.0.1:{port}"), setup: Value::Null, ca };
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(30), "moto did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
         moto.setup = moto.ctl(&["setup"]);
         moto.ctl(&["auth", "on"]);
         moto
