@@ -26,9 +26,19 @@ guest: .wasm-target
 
 # The release CLI embeds the guest precompiled for this machine, so `invoke`
 # starts without compiling; it still carries the .wasm, and compiles that if
-# it is moved to a CPU the precompiled code does not fit.
-build: target/precompiled/native.cwasm
-	ATTACH_IOT_POLICY_CWASM=$(CURDIR)/target/precompiled/native.cwasm cargo build --release -p attach-iot-policy
+# it is moved to a CPU the precompiled code does not fit. One release build
+# does it all: built, it precompiles the guest, and cargo then relinks only
+# the host crate with the result (only when that changed). Every release
+# cargo command passes the same ATTACH_IOT_POLICY_CWASM, so none of them
+# undoes another's build.
+NATIVE_CWASM := target/precompiled/native.cwasm
+RELEASE_ENV   = env $$(test -f $(NATIVE_CWASM) && echo ATTACH_IOT_POLICY_CWASM=$(CURDIR)/$(NATIVE_CWASM))
+build: .wasm-target
+	$(RELEASE_ENV) cargo build --release -p attach-iot-policy
+	@mkdir -p $(dir $(NATIVE_CWASM))
+	$(BIN) precompile --out $(NATIVE_CWASM).new
+	@if cmp -s $(NATIVE_CWASM).new $(NATIVE_CWASM); then rm $(NATIVE_CWASM).new; else mv $(NATIVE_CWASM).new $(NATIVE_CWASM); fi
+	$(RELEASE_ENV) cargo build --release -p attach-iot-policy
 
 # Node tools for the tests: @vercel/fun (a Lambda Runtime API) and jco.
 tests/node/node_modules/.installed: tests/node/package-lock.json
@@ -42,22 +52,14 @@ target/jco/attacher.js: guest tests/node/node_modules/.installed
 	cd tests/node && npx jco transpile ../../$(GUEST_WASM) --instantiation async --name attacher -o ../../target/jco >/dev/null
 
 # The Lambda packages: a static musl `bootstrap` per architecture, built
-# without Cranelift, with the component precompiled for it and embedded.
-PRECOMPILER := target/debug/attach-iot-policy
+# without Cranelift, with the component precompiled for it (by the release
+# CLI) and embedded.
 LAMBDA_BIN   = target/$(1)-unknown-linux-musl/lambda/attach-iot-policy
 
-$(PRECOMPILER): guest
-	cargo build -p attach-iot-policy
-
 # Rewrites the .cwasm only when it changed, so cargo relinks only then.
-target/precompiled/native.cwasm: $(PRECOMPILER) FORCE
+target/precompiled/%.cwasm: build FORCE
 	@mkdir -p $(@D)
-	$(PRECOMPILER) precompile --out $@.new
-	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
-
-target/precompiled/%.cwasm: $(PRECOMPILER) FORCE
-	@mkdir -p $(@D)
-	$(PRECOMPILER) precompile --target $*-unknown-linux-musl --out $@.new
+	$(BIN) precompile --target $*-unknown-linux-musl --out $@.new
 	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
 
 .musl-tools:
@@ -126,10 +128,10 @@ build-PolicyDrainFunction: build-AttachIotPolicyFunction
 build-PolicyDrainNodeFunction: build-AttachIotPolicyNodeFunction
 
 # Benchmarks, not timed tests: medians over repeated runs, in
-# target/bench/report.md and docs/performance.md. cargo bench rebuilds the
-# release CLI, so it gets the same precompiled guest as `make build`.
+# target/bench/report.md and docs/performance.md. cargo bench shares the
+# release build, with the same precompiled guest as `make build`.
 bench: build package package-node node node/node_modules/.installed target/jco/attacher.js
-	ATTACH_IOT_POLICY_CWASM=$(CURDIR)/target/precompiled/native.cwasm cargo bench -p attach-iot-policy --bench lambda
+	$(RELEASE_ENV) cargo bench -p attach-iot-policy --bench lambda
 
 # zip_bootstrap(rust-arch, lambda-arch): bootstrap at the zip's root, with a fixed time stamp.
 define zip_bootstrap
@@ -150,13 +152,14 @@ test: lint test-fast test-integration
 
 # What `cargo test` runs on a fresh clone: the guest, the fixtures and the
 # component tests in wasmtime, the fault tests. No apt, musl, Node or Python.
-test-fast: .wasm-target
-	cargo test --workspace
+# In release, on the build `make run` made: wasmtime is built once, for both.
+test-fast: build
+	$(RELEASE_ENV) cargo test --workspace --release
 
 # The tests that need moto, fun, jco, cfn-lint and the x86_64 package; a plain
 # `cargo test` lists the Rust ones as ignored.
 test-integration: venv node package-x86_64 package-node node/node_modules/.installed target/jco/attacher.js
-	cargo test --workspace -- --ignored
+	$(RELEASE_ENV) cargo test --workspace --release -- --ignored
 	cd tests/node && node --test
 	$(VENV)/bin/python -m unittest discover -s tests/deploy -v
 

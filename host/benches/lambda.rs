@@ -10,9 +10,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-#[path = "../../tests/support/mod.rs"]
-mod support;
-
 use attach_iot_policy::function::Function;
 use attach_iot_policy::limits::Limits;
 use attach_iot_policy::runner::{self, Invocation, Runner};

@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 
-use crate::aws::client::{ca_bundle, http_client, sign};
+use crate::aws::client::{http_client, sign};
 use crate::aws::credentials::{ChainSettings, CredentialSource};
 use crate::config::Lookup;
+use crate::settings::Settings;
 
 /// The most of an answer `call` reads; the function's answers are a few hundred bytes.
 pub const MAX_ANSWER_BYTES: usize = 1 << 20;
@@ -30,7 +31,7 @@ pub fn region_of_url(url: &reqwest::Url) -> Option<String> {
 
 /// Signs a GET for `url` (signing name `execute-api`) with the credentials in
 /// the environment, else the credential chain's, and sends it.
-pub async fn call(url: &str, region: Option<String>, var: &impl Lookup) -> Result<Answer> {
+pub async fn call(url: &str, region: Option<String>, var: &impl Lookup, settings: &Settings) -> Result<Answer> {
     let parsed = reqwest::Url::parse(url).context("--url is not a URL")?;
     if !matches!(parsed.scheme(), "http" | "https") {
         bail!("--url must be an http:// or https:// URL");
@@ -41,7 +42,7 @@ pub async fn call(url: &str, region: Option<String>, var: &impl Lookup) -> Resul
         .context("no region: pass --region, or set AWS_REGION, for a URL that does not name one")?;
     // No redirects: the signed headers (the session token among them) would
     // go to a host the user never named.
-    let client = http_client(Some(&ca_bundle(var)?))
+    let client = http_client(Some(&settings.ca_roots))
         .timeout(Duration::from_secs(30))
         .redirect(reqwest::redirect::Policy::none())
         .referer(false)

@@ -1,7 +1,5 @@
 //! The function's configuration, read from the environment once and validated.
 
-use std::fmt;
-
 /// Default user pool attribute that tells the app the policy is attached.
 pub const DEFAULT_ATTRIBUTE_NAME: &str = "custom:iotPolicyIsAttached";
 
@@ -12,20 +10,15 @@ pub use crate::bindings::{AttributeValue, Config};
 pub const MAX_POLICIES: usize = 10;
 use attach_iot_policy_ids::{is_attribute_name, is_origin, is_policy_name};
 
-/// A bad configuration value; the message names the variable.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A bad configuration value; the message names the variable, never its value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}: {problem}")]
 pub struct ConfigError {
+    /// The environment variable.
     pub variable: &'static str,
+    /// What is wrong with its value.
     pub problem: String,
 }
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.variable, self.problem)
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 /// Where settings come from: the process environment, or a closure in tests.
 pub trait Lookup {
@@ -60,10 +53,6 @@ pub fn switch(var: &impl Lookup, name: &'static str) -> Result<bool, ConfigError
         "off" => Ok(false),
         _ => Err(ConfigError { variable: name, problem: "must be on or off".into() }),
     }
-}
-
-pub fn from_env() -> Result<Config, ConfigError> {
-    from_lookup(&ProcessEnv)
 }
 
 /// Reads the configuration through `var`, so tests need not touch the

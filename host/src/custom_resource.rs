@@ -7,18 +7,21 @@
 //! goes where CloudFormation said, as its custom resource protocol requires:
 //! a `PUT` of `{"Status": "SUCCESS" | "FAILED", …}` to the `ResponseURL`.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+
+use rustls::pki_types::CertificateDer;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tracing::{Level, event};
 
-use crate::aws::client::{ca_bundle, http_client};
+use crate::aws::client::http_client;
 use crate::aws::{Aws, AwsError};
-use crate::config::{Config, Lookup, ProcessEnv};
+use crate::config::Config;
 use crate::drain::{self, Limits};
 use crate::response::Response;
+use crate::settings::{DrainSettings, RESPONSE_ORIGIN_VAR};
 
 /// No detach starts later than this before the invocation's deadline.
 const STOP_STARTING: Duration = Duration::from_secs(10);
@@ -29,11 +32,38 @@ const ANSWER_TIME: Duration = Duration::from_secs(4);
 const ANSWER_TRY: Duration = Duration::from_secs(10);
 /// CloudFormation shows at most this much of a reason.
 const MAX_REASON: usize = 1000;
-/// Names one extra origin the `ResponseURL` may have, besides AWS's own
-/// `https://….amazonaws.com`: for tests and local emulators.
-pub const RESPONSE_ORIGIN_VAR: &str = "CFN_RESPONSE_URL_ALLOWED_ORIGIN";
-/// The detach rate, a second (`DETACH_RATE`), as `detach-all --rate`.
-pub const RATE_VAR: &str = "DETACH_RATE";
+
+/// What serving the custom resource needs, read at init and built once.
+pub struct CustomResource {
+    drain: DrainSettings,
+    roots: Vec<CertificateDer<'static>>,
+    /// The client that sends the answers, built at the first request: most
+    /// functions never get one, and their cold start need not pay for it.
+    answers: OnceLock<Result<reqwest::Client, String>>,
+}
+
+impl CustomResource {
+    /// The drain's settings, and the extra roots the answer's TLS trusts.
+    pub fn new(drain: DrainSettings, roots: Vec<CertificateDer<'static>>) -> Self {
+        Self { drain, roots, answers: OnceLock::new() }
+    }
+
+    fn answers(&self) -> Result<&reqwest::Client, String> {
+        let client = self.answers.get_or_init(|| {
+            http_client(Some(&self.roots))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|e| e.to_string())
+        });
+        client.as_ref().map_err(String::clone)
+    }
+}
+
+impl Default for CustomResource {
+    fn default() -> Self {
+        Self::new(DrainSettings { rate: drain::DEFAULT_RATE, response_origin: None }, Vec::new())
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -77,6 +107,7 @@ pub fn parse(event: &[u8]) -> Option<Result<Request, String>> {
 /// Serves one request and answers CloudFormation. The returned response is
 /// the invocation's own result, which CloudFormation does not read.
 pub async fn serve(
+    this: &CustomResource,
     request: Result<Request, String>,
     aws: Arc<dyn Aws>,
     config: &Config,
@@ -99,7 +130,7 @@ pub async fn serve(
             json!({ "error": "forbidden", "message": "a Cognito identity may not send custom resource requests" }),
         );
     }
-    if let Err(why) = allowed_response_url(&request.response_url, &ProcessEnv) {
+    if let Err(why) = allowed_response_url(&request.response_url, this.drain.response_origin.as_deref()) {
         event!(Level::ERROR, "{why}; no answer is sent");
         return answer(400, json!({ "error": "invalid-event", "message": why }));
     }
@@ -109,7 +140,7 @@ pub async fn serve(
         logical_resource_id = request.logical_resource_id,
         "custom resource request"
     );
-    let (status, reason, data) = decide(&request, aws, config, deadline).await;
+    let (status, reason, data) = decide(&request, aws, config, this.drain.rate, deadline).await;
     let physical = request.physical_resource_id.clone().unwrap_or_else(|| {
         format!("detach-on-delete-{}", request.resource_properties.policy_name).chars().take(200).collect()
     });
@@ -123,7 +154,11 @@ pub async fn serve(
         "NoEcho": false,
         "Data": data,
     });
-    match send(&request.response_url, &body, deadline).await {
+    let sent = match this.answers() {
+        Ok(client) => send(client, &request.response_url, &body, deadline).await,
+        Err(e) => Err(e),
+    };
+    match sent {
         Ok(()) => event!(Level::INFO, status, "answered CloudFormation"),
         Err(e) => event!(Level::ERROR, status, "could not answer CloudFormation: {e}"),
     }
@@ -135,6 +170,7 @@ async fn decide(
     request: &Request,
     aws: Arc<dyn Aws>,
     config: &Config,
+    rate: f64,
     deadline: Instant,
 ) -> (&'static str, String, Value) {
     let policy = request.resource_properties.policy_name.trim();
@@ -149,13 +185,6 @@ async fn decide(
     if !config.policy_names.iter().any(|p| p == policy) {
         return ("FAILED", format!("{policy} is not one of the function's IOT_POLICY_NAME policies"), json!({}));
     }
-    let rate = match ProcessEnv.get(RATE_VAR) {
-        Ok(Some(v)) => match v.trim().parse::<f64>() {
-            Ok(r) if r > 0.0 && r <= 1000.0 => r,
-            _ => return ("FAILED", format!("{RATE_VAR} must be a number of detaches a second, up to 1000"), json!({})),
-        },
-        _ => drain::DEFAULT_RATE,
-    };
     let until = deadline.checked_sub(STOP_STARTING).unwrap_or(deadline);
     let calls_end = deadline.checked_sub(ANSWER_TIME).unwrap_or(deadline);
     let resume = format!("run `attach-iot-policy detach-all --policy {policy}`, then delete the stack again");
@@ -189,14 +218,12 @@ async fn decide(
 }
 
 /// AWS's presigned S3 URLs are `https://…amazonaws.com[.cn]/…`; one more
-/// origin may be allowed by [`RESPONSE_ORIGIN_VAR`].
-fn allowed_response_url(url: &str, var: &impl Lookup) -> Result<(), String> {
+/// origin may be allowed by [`RESPONSE_ORIGIN_VAR`], checked at init.
+fn allowed_response_url(url: &str, extra: Option<&str>) -> Result<(), String> {
     let parsed = reqwest::Url::parse(url).map_err(|_| "the ResponseURL is not a URL".to_owned())?;
     let host = parsed.host_str().unwrap_or_default();
     let aws = parsed.scheme() == "https" && (host.ends_with(".amazonaws.com") || host.ends_with(".amazonaws.com.cn"));
-    let extra = var.get(RESPONSE_ORIGIN_VAR).ok().flatten().filter(|o| !o.trim().is_empty());
-    let allowed =
-        extra.is_some_and(|origin| parsed.origin().ascii_serialization() == origin.trim().trim_end_matches('/'));
+    let allowed = extra.is_some_and(|origin| parsed.origin().ascii_serialization() == origin);
     if aws || allowed {
         Ok(())
     } else {
@@ -206,10 +233,7 @@ fn allowed_response_url(url: &str, var: &impl Lookup) -> Result<(), String> {
 
 /// The `PUT`, tried up to three times while the invocation has time. No
 /// `Content-Type`: the presigned URL's signature was made without one.
-async fn send(url: &str, body: &Value, deadline: Instant) -> Result<(), String> {
-    let roots = ca_bundle(&ProcessEnv).map_err(|e| e.to_string())?;
-    let client =
-        http_client(Some(&roots)).redirect(reqwest::redirect::Policy::none()).build().map_err(|e| e.to_string())?;
+async fn send(client: &reqwest::Client, url: &str, body: &Value, deadline: Instant) -> Result<(), String> {
     let body = body.to_string();
     let mut last = "no time was left to send it".to_owned();
     for attempt in 1..=3u32 {
@@ -253,22 +277,22 @@ mod tests {
 
     #[test]
     fn the_answer_goes_only_to_aws_or_the_named_origin() {
-        let none = |_: &str| None;
+        let none = None;
         assert!(
-            allowed_response_url("https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/a?b", &none)
+            allowed_response_url("https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/a?b", none)
                 .is_ok()
         );
-        assert!(allowed_response_url("https://bucket.s3.cn-north-1.amazonaws.com.cn/a", &none).is_ok());
+        assert!(allowed_response_url("https://bucket.s3.cn-north-1.amazonaws.com.cn/a", none).is_ok());
         for bad in [
             "http://x.s3.amazonaws.com/a",
             "https://evil.example/a",
             "https://amazonaws.com.evil.example/",
             "file:///etc/passwd",
         ] {
-            assert!(allowed_response_url(bad, &none).is_err(), "{bad}");
+            assert!(allowed_response_url(bad, none).is_err(), "{bad}");
         }
-        let local = |k: &str| (k == RESPONSE_ORIGIN_VAR).then(|| "http://127.0.0.1:8080".to_owned());
-        assert!(allowed_response_url("http://127.0.0.1:8080/cfn", &local).is_ok());
-        assert!(allowed_response_url("http://127.0.0.1:8081/cfn", &local).is_err());
+        let local = Some("http://127.0.0.1:8080");
+        assert!(allowed_response_url("http://127.0.0.1:8080/cfn", local).is_ok());
+        assert!(allowed_response_url("http://127.0.0.1:8081/cfn", local).is_err());
     }
 }

@@ -15,10 +15,19 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::{Level, event};
 
-use crate::aws::{Aws, AwsError, CallContext};
+use crate::aws::{Aws, AwsCall, AwsError, CallContext};
 
 /// AWS IoT's default quota for `DetachPolicy`, in requests a second.
 pub const DEFAULT_RATE: f64 = 15.0;
+/// A rate of detaches a second, as `--rate` and `DETACH_RATE` take it: more
+/// than 0 and at most 1000.
+pub fn parse_rate(value: &str) -> Result<f64, String> {
+    match value.trim().parse::<f64>() {
+        Ok(rate) if rate > 0.0 && rate <= 1000.0 => Ok(rate),
+        _ => Err("must be a number of detaches a second, more than 0 and at most 1000".into()),
+    }
+}
+
 /// The most detaches in flight at once.
 const IN_FLIGHT: usize = 32;
 /// How long one AWS call (with its own retries) may take.
@@ -158,7 +167,7 @@ pub async fn list_all(aws: &dyn Aws, policy: &str, deadline: Instant) -> Result<
     let mut targets = Vec::new();
     let mut marker: Option<String> = None;
     loop {
-        let cx = CallContext { deadline: deadline.min(Instant::now() + CALL_BUDGET), trace_id: None };
+        let cx = CallContext::until(deadline.min(Instant::now() + CALL_BUDGET));
         let page = aws.list_targets_for_policy(&cx, policy, marker.as_deref()).await?;
         targets.extend(page.targets);
         match page.next_marker {
@@ -181,8 +190,9 @@ async fn detach_one(
         // Unless `calls_end` says otherwise, a call may run past the drain's
         // deadline: one that started is let finish.
         let budget = Instant::now() + CALL_BUDGET;
-        let cx = CallContext { deadline: calls_end.map_or(budget, |end| end.min(budget)), trace_id: None };
-        match aws.detach_policy(&cx, policy, target).await {
+        let cx = CallContext::until(calls_end.map_or(budget, |end| end.min(budget)));
+        let call = AwsCall::DetachPolicy { policy_name: policy.to_owned(), target: target.to_owned() };
+        match aws.done(&cx, call).await {
             Ok(()) => return Ok(true),
             Err(AwsError::NotFound(_)) => return Ok(false),
             Err(AwsError::Throttled(_))
@@ -253,39 +263,22 @@ mod tests {
 
     #[async_trait::async_trait]
     impl Aws for HangingDetach {
-        async fn attach_policy(&self, _: &CallContext, _: &str, _: &str) -> Result<(), AwsError> {
-            unreachable!()
-        }
-        async fn list_users(&self, _: &CallContext, _: &str, _: &str) -> Result<Vec<String>, AwsError> {
-            unreachable!()
-        }
-        async fn update_attributes(
-            &self,
-            _: &CallContext,
-            _: &str,
-            _: &str,
-            _: &[crate::aws::Attribute],
-        ) -> Result<(), AwsError> {
-            unreachable!()
-        }
-        async fn detach_policy(&self, cx: &CallContext, _: &str, _: &str) -> Result<(), AwsError> {
-            {
-                let mut latest = self.latest_deadline.lock().unwrap();
-                *latest = Some(latest.map_or(cx.deadline, |l| l.max(cx.deadline)));
+        async fn call(&self, cx: &CallContext, call: AwsCall) -> Result<crate::aws::Answer, AwsError> {
+            match call {
+                AwsCall::ListTargetsForPolicy { .. } => Ok(crate::aws::Answer::Targets(crate::aws::TargetsPage {
+                    targets: vec!["a".into(), "b".into()],
+                    next_marker: None,
+                })),
+                AwsCall::DetachPolicy { .. } => {
+                    {
+                        let mut latest = self.latest_deadline.lock().unwrap();
+                        *latest = Some(latest.map_or(cx.deadline, |l| l.max(cx.deadline)));
+                    }
+                    tokio::time::sleep_until(cx.deadline.into()).await;
+                    Err(AwsError::Unavailable("the deadline passed".into()))
+                }
+                other => unreachable!("the drain does not call {}", other.op()),
             }
-            tokio::time::sleep_until(cx.deadline.into()).await;
-            Err(AwsError::Unavailable("the deadline passed".into()))
-        }
-        async fn delete_attributes(&self, _: &CallContext, _: &str, _: &str, _: &[String]) -> Result<(), AwsError> {
-            unreachable!()
-        }
-        async fn list_targets_for_policy(
-            &self,
-            _: &CallContext,
-            _: &str,
-            _: Option<&str>,
-        ) -> Result<crate::aws::TargetsPage, AwsError> {
-            Ok(crate::aws::TargetsPage { targets: vec!["a".into(), "b".into()], next_marker: None })
         }
     }
 

@@ -194,8 +194,12 @@ pub async fn handle(next: Next, cold_start: bool, function: &Function) -> (Compl
     };
     let task_function = function.clone();
     let payload = next.payload;
-    // A panic stays inside its task: this invocation gets a 500, the next one runs.
-    let task = tokio::spawn(async move { task_function.invoke(&payload, &invocation).await });
+    // A panic stays inside its task: this invocation gets a 500, the next one
+    // runs. The task carries the invocation's span, so that every line it
+    // logs (the custom resource's and the drain's too) has the request ID.
+    let task = tokio::spawn(
+        async move { task_function.invoke(&payload, &invocation).await }.instrument(tracing::Span::current()),
+    );
     let (response, outcome) = match task.await {
         Ok(outcome) => (outcome.response.clone(), Some(outcome)),
         Err(e) => {

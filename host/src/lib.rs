@@ -10,6 +10,7 @@
 //!   guarded and recording layers.
 //! - [`drain`]: detaching a policy from every target (`detach-all`, the
 //!   stack's custom resource).
+//! - [`settings`]: every setting, read once at start.
 //! - [`function`]: what init builds once; [`lambda`], [`call`] and `main.rs`
 //!   are the entry points.
 
@@ -28,6 +29,7 @@ pub mod logging;
 pub mod metrics;
 pub mod response;
 pub mod runner;
+pub mod settings;
 
 /// The built-in guest `.wasm`, in builds with the compiler.
 #[cfg(feature = "compiler")]

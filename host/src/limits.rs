@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::config::{ConfigError, Lookup, ProcessEnv};
+use crate::config::{ConfigError, Lookup};
 
 /// Bounds on one invocation of the guest.
 #[derive(Debug, Clone, Copy)]
@@ -72,10 +72,6 @@ impl Limits {
             return Err(ConfigError { variable, problem });
         }
         Ok(limits)
-    }
-
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(&ProcessEnv)
     }
 }
 

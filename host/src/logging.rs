@@ -22,14 +22,33 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
-use crate::config::{ConfigError, Lookup, ProcessEnv};
+use crate::config::{ConfigError, Lookup};
 
-/// Installs the logger. A bad setting is returned, for the caller to stop on
-/// (or report as Lambda's init error); the logger is installed with the
-/// defaults anyway, so that report can be logged.
-pub fn init() -> Result<(), ConfigError> {
-    let settings = settings(&ProcessEnv);
-    let (level, json) = settings.clone().unwrap_or((tracing::Level::INFO, false));
+/// `AWS_LAMBDA_LOG_LEVEL` and `AWS_LAMBDA_LOG_FORMAT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogSettings {
+    /// The least severe level written.
+    pub level: tracing::Level,
+    /// Lambda's JSON lines rather than text.
+    pub json: bool,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self { level: tracing::Level::INFO, json: false }
+    }
+}
+
+impl LogSettings {
+    /// The level and the format; unset or empty means the default.
+    pub fn from_lookup(var: &impl Lookup) -> Result<Self, ConfigError> {
+        settings(var).map(|(level, json)| Self { level, json })
+    }
+}
+
+/// Installs the logger, once per process.
+pub fn init(settings: LogSettings) {
+    let LogSettings { level, json } = settings;
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false)
@@ -40,7 +59,6 @@ pub fn init() -> Result<(), ConfigError> {
     } else {
         registry.with(layer.with_filter(targets(level))).init();
     }
-    settings.map(drop)
 }
 
 /// Our events at `level`; other crates' (the credential chain's AWS SDK

@@ -11,13 +11,16 @@ use attach_iot_policy::aws::Aws;
 use attach_iot_policy::aws::client::AwsClient;
 use attach_iot_policy::aws::recording::Recording;
 use attach_iot_policy::aws::simulated::{AccountState, SimulatedAccount};
-use attach_iot_policy::config::{ConfigError, ProcessEnv};
+use attach_iot_policy::config::ProcessEnv;
 use attach_iot_policy::function::Function;
 use attach_iot_policy::lambda::{self, RuntimeApi};
 use attach_iot_policy::limits::Limits;
+use attach_iot_policy::logging::LogSettings;
 use attach_iot_policy::metrics::Metrics;
 use attach_iot_policy::runner::{self, Invocation, Runner};
+use attach_iot_policy::settings::{InitError, Settings};
 use clap::{CommandFactory, Parser, Subcommand};
+use tracing::Instrument as _;
 
 // See host/Cargo.toml: musl's malloc costs system calls on every invocation.
 #[cfg(target_env = "musl")]
@@ -26,10 +29,6 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The account `--simulate` starts from, unless `--account` names another.
 const DEFAULT_ACCOUNT: &str = include_str!("../../examples/account.json");
-
-/// Names a component to run instead of the built-in one, on the command line
-/// and under Lambda alike.
-const COMPONENT_VAR: &str = "ATTACH_IOT_POLICY_COMPONENT";
 
 #[derive(Parser)]
 #[command(
@@ -66,7 +65,8 @@ enum Command {
         timeout_ms: u64,
         /// Another component of the `attacher` world to run instead of the
         /// built-in one: a `.wasm` (compiled now) or a `.cwasm` from `precompile`.
-        #[arg(long, env = COMPONENT_VAR)]
+        /// By default ATTACH_IOT_POLICY_COMPONENT.
+        #[arg(long)]
         component: Option<PathBuf>,
         /// Print each AWS call the component made, with its outcome, on stderr as JSON lines.
         #[arg(long)]
@@ -90,9 +90,10 @@ enum Command {
         /// The IoT policy.
         #[arg(long)]
         policy: String,
-        /// Detaches a second. AWS IoT's default quota for DetachPolicy is 15.
-        #[arg(long, default_value_t = attach_iot_policy::drain::DEFAULT_RATE)]
-        rate: f64,
+        /// Detaches a second, more than 0 and at most 1000; by default
+        /// DETACH_RATE, else 15, AWS IoT's default quota for DetachPolicy.
+        #[arg(long, value_parser = attach_iot_policy::drain::parse_rate)]
+        rate: Option<f64>,
         /// List the targets and print the summary, detaching nothing.
         #[arg(long)]
         dry_run: bool,
@@ -114,12 +115,19 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let logging = attach_iot_policy::logging::init();
     let cli = Cli::parse();
+    // The one read of the settings; the logger takes its own part of them,
+    // or its defaults when they are bad, so that the error can be logged.
+    let settings = Settings::from_lookup(&ProcessEnv);
+    let log = match &settings {
+        Ok(settings) => settings.log,
+        Err(_) => LogSettings::from_lookup(&ProcessEnv).unwrap_or_default(),
+    };
+    attach_iot_policy::logging::init(log);
     let result = match cli.command {
-        Some(command) => logging.map_err(anyhow::Error::from).and_then(|()| run(command)),
+        Some(command) => settings.map_err(anyhow::Error::from).and_then(|settings| run(command, &settings)),
         None => match std::env::var("AWS_LAMBDA_RUNTIME_API") {
-            Ok(api) => serve_lambda(&api, logging),
+            Ok(api) => serve_lambda(&api, settings),
             Err(_) => {
                 let _ = Cli::command().print_help();
                 return ExitCode::from(2);
@@ -140,43 +148,35 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// Init, then the Runtime API loop. A failed init is reported to Lambda.
-fn serve_lambda(api: &str, logging: std::result::Result<(), ConfigError>) -> Result<()> {
+fn serve_lambda(api: &str, settings: std::result::Result<Settings, InitError>) -> Result<()> {
     runtime()?.block_on(async {
         let api = RuntimeApi::new(api).context("building the Runtime API client")?;
-        let init = match logging {
-            Ok(()) => init_function().await,
-            Err(e) => Err(("Runtime.InvalidConfiguration", e.into())),
+        let init = match settings {
+            Ok(settings) => init_function(settings).await,
+            Err(e) => Err(e),
         };
-        let init = init.and_then(|function| {
-            let metrics = Metrics::from_lookup(&ProcessEnv).map_err(|e| ("Runtime.InvalidConfiguration", e.into()))?;
-            Ok((function, metrics))
-        });
-        let (function, metrics) = match init {
-            Ok(init) => init,
-            Err((error_type, e)) => {
-                let message = format!("{e:#}");
-                api.init_error(error_type, &message).await;
+        match init {
+            Ok((function, metrics)) => Ok(lambda::serve(api, function, metrics).await?),
+            Err(e) => {
+                let message = format!("{:#}", e.cause);
+                api.init_error(e.error_type, &message).await;
                 anyhow::bail!("init failed: {message}");
             }
-        };
-        Ok(lambda::serve(api, function, metrics).await?)
+        }
     })
 }
 
-/// Everything an invocation needs, built once: configuration, AWS client,
+/// Everything an invocation needs, built once: the AWS client, the
 /// component, and the connections the first invocation will use.
-async fn init_function() -> std::result::Result<Function, (&'static str, anyhow::Error)> {
-    let config = attach_iot_policy::config::from_env().map_err(|e| ("Runtime.InvalidConfiguration", e.into()))?;
-    let aws = AwsClient::from_env().map_err(|e| ("Runtime.InvalidConfiguration", e.into()))?;
-    let limits = Limits::from_env().map_err(|e| ("Runtime.InvalidConfiguration", e.into()))?;
-    let component = std::env::var_os(COMPONENT_VAR).map(PathBuf::from);
-    let runner = load_runner(component.as_deref(), limits).map_err(|e| ("Runtime.ComponentLoadFailed", e))?;
-    let preconnect = attach_iot_policy::config::switch(&ProcessEnv, "ATTACH_IOT_POLICY_PRECONNECT")
-        .map_err(|e| ("Runtime.InvalidConfiguration", e.into()))?;
-    if preconnect {
-        aws.preconnect(cognito_region(&config.allowed_user_pool_ids)).await;
+async fn init_function(settings: Settings) -> std::result::Result<(Function, Option<Metrics>), InitError> {
+    let aws = AwsClient::from_settings(&ProcessEnv, &settings)?;
+    let runner =
+        load_runner(settings.component.as_deref(), settings.limits).map_err(InitError::component_load_failed)?;
+    if settings.preconnect {
+        aws.preconnect(cognito_region(&settings.config()?.allowed_user_pool_ids)).await;
     }
-    Ok(Function::new(Arc::new(runner), Arc::new(config), Arc::new(aws)))
+    let function = Function::from_settings(Arc::new(runner), &settings, Arc::new(aws))?;
+    Ok((function, settings.metrics))
 }
 
 /// The region of Cognito calls, when the allowed user pools pin one.
@@ -196,7 +196,7 @@ fn load_runner(component: Option<&std::path::Path>, limits: Limits) -> Result<Ru
     }
 }
 
-fn run(command: Command) -> Result<()> {
+fn run(command: Command, settings: &Settings) -> Result<()> {
     match command {
         Command::Invoke {
             event,
@@ -209,8 +209,7 @@ fn run(command: Command) -> Result<()> {
             show_calls,
         } => {
             let runtime = runtime()?;
-            let config = Arc::new(attach_iot_policy::config::from_env()?);
-            let limits = Limits::from_env()?;
+            let limits = settings.limits;
             let event = read_event(&event, limits.max_event_bytes)?;
             let aws: Arc<dyn Aws> = if simulate {
                 let state = match account {
@@ -222,27 +221,30 @@ fn run(command: Command) -> Result<()> {
                 let state: AccountState = serde_json::from_str(&state).context("reading the simulated account")?;
                 Arc::new(SimulatedAccount::new(state))
             } else {
-                Arc::new(runtime.block_on(command_line_client())?)
+                Arc::new(runtime.block_on(command_line_client(settings))?)
             };
             let recording = show_calls.then(|| Arc::new(Recording::new(aws.clone())));
             let backend = recording.clone().map_or(aws, |r| r as Arc<dyn Aws>);
-            let runner = load_runner(component.as_deref(), limits)?;
-            let function = Function::new(Arc::new(runner), config, backend);
+            let runner = load_runner(component.as_ref().or(settings.component.as_ref()).map(PathBuf::as_path), limits)?;
+            let function = Function::from_settings(Arc::new(runner), settings, backend)?;
             let invocation = Invocation {
                 request_id,
                 cognito_identity,
                 deadline: runner::deadline_in(Duration::from_millis(timeout_ms)),
                 trace_id: None,
             };
-            let outcome = runtime.block_on(function.invoke(&event, &invocation));
+            let span = invocation.span();
+            let outcome = runtime.block_on(function.invoke(&event, &invocation).instrument(span));
             for call in recording.iter().flat_map(|r| r.take()) {
                 eprintln!("{}", serde_json::to_string(&call)?);
             }
             print_out(&serde_json::to_string_pretty(&outcome.response.to_proxy_json())?)
         }
-        Command::DetachAll { policy, rate, dry_run } => detach_all(&policy, rate, dry_run),
+        Command::DetachAll { policy, rate, dry_run } => {
+            detach_all(&policy, rate.unwrap_or(settings.drain.rate), dry_run, settings)
+        }
         Command::Call { url, region } => {
-            let answer = runtime()?.block_on(attach_iot_policy::call::call(&url, region, &ProcessEnv))?;
+            let answer = runtime()?.block_on(attach_iot_policy::call::call(&url, region, &ProcessEnv, settings))?;
             print_out(&answer.body)?;
             if (200..300).contains(&answer.status) {
                 Ok(())
@@ -266,17 +268,14 @@ fn run(command: Command) -> Result<()> {
 
 /// `detach-all`: the summary on stdout, a progress bar on stderr when it is a
 /// terminal. Fails (after the summary) when a target is left attached.
-fn detach_all(policy: &str, rate: f64, dry_run: bool) -> Result<()> {
+fn detach_all(policy: &str, rate: f64, dry_run: bool, settings: &Settings) -> Result<()> {
     use attach_iot_policy::drain::{self, Limits, Summary};
     use std::io::{IsTerminal, Write};
     if !attach_iot_policy_ids::is_policy_name(policy) {
         anyhow::bail!("--policy is not an IoT policy name ([A-Za-z0-9_+=,.@-], 1-128 characters)");
     }
-    if !(rate > 0.0 && rate <= 1000.0) {
-        anyhow::bail!("--rate must be more than 0 and at most 1000 detaches a second");
-    }
     let runtime = runtime()?;
-    let aws: Arc<dyn Aws> = Arc::new(runtime.block_on(command_line_client())?);
+    let aws: Arc<dyn Aws> = Arc::new(runtime.block_on(command_line_client(settings))?);
     let summary = runtime.block_on(async {
         if dry_run {
             let deadline = std::time::Instant::now() + Duration::from_secs(3600);
@@ -334,11 +333,11 @@ fn detach_all(policy: &str, rate: f64, dry_run: bool) -> Result<()> {
 /// The command line's AWS client: with the credential chain when it is built
 /// in, and its credentials fetched now, so that a command without any stops
 /// before it starts.
-async fn command_line_client() -> Result<AwsClient> {
+async fn command_line_client(settings: &Settings) -> Result<AwsClient> {
     #[cfg(feature = "credential-chain")]
-    let aws = AwsClient::from_env_or_profile().await?;
+    let aws = AwsClient::from_settings_or_profile(&ProcessEnv, settings).await?;
     #[cfg(not(feature = "credential-chain"))]
-    let aws = AwsClient::from_env()?;
+    let aws = AwsClient::from_settings(&ProcessEnv, settings)?;
     aws.check_credentials().await.map_err(|e| anyhow::anyhow!("{}", e.message()))?;
     Ok(aws)
 }

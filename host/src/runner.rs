@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tracing::{Instrument, Level, event};
+use tracing::{Level, event};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -24,6 +24,14 @@ pub struct Invocation {
     pub deadline: Instant,
     /// Lambda's `Lambda-Runtime-Trace-Id` for this invocation, if it sent one.
     pub trace_id: Option<String>,
+}
+
+impl Invocation {
+    /// The span every line of the invocation is logged in: it gives each its
+    /// `requestId` (and `traceId`). The entry points open it.
+    pub fn span(&self) -> tracing::Span {
+        tracing::info_span!("invoke", request_id = %self.request_id, trace_id = self.trace_id)
+    }
 }
 
 /// What an invocation produced.
@@ -146,18 +154,8 @@ impl Runner {
     }
 
     /// Runs one invocation in a fresh store. Every failure is a response.
+    /// The caller opens the invocation's span ([`Invocation::span`]).
     pub async fn invoke(&self, event: &[u8], invocation: &Invocation, config: &Config, aws: Arc<dyn Aws>) -> Outcome {
-        let span = tracing::info_span!("invoke", request_id = %invocation.request_id, trace_id = invocation.trace_id);
-        self.invoke_in_span(event, invocation, config, aws).instrument(span).await
-    }
-
-    async fn invoke_in_span(
-        &self,
-        event: &[u8],
-        invocation: &Invocation,
-        config: &Config,
-        aws: Arc<dyn Aws>,
-    ) -> Outcome {
         if event.len() > self.limits.max_event_bytes {
             let message = format!("the event is larger than {} bytes", self.limits.max_event_bytes);
             return host_refusal(413, "event-too-large", &message, config);
@@ -176,10 +174,12 @@ impl Runner {
                 peak: 0,
             },
             aws,
-            call: CallContext { deadline: invocation.deadline, trace_id: invocation.trace_id.clone() },
+            call: CallContext {
+                deadline: invocation.deadline,
+                trace_id: invocation.trace_id.clone(),
+                stats: Arc::default(),
+            },
             started,
-            waiting: Duration::ZERO,
-            aws_calls: 0,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
@@ -189,8 +189,8 @@ impl Runner {
         let mut phases = Phases { setup: started.elapsed(), ..Phases::default() };
 
         let result = self.run(&mut store, event, invocation, config, &mut phases).await;
-        let (peak_memory, aws_calls, aws_wait) =
-            (store.data().limiter.peak, store.data().aws_calls, store.data().waiting);
+        let stats = &store.data().call.stats;
+        let (peak_memory, aws_calls, aws_wait) = (store.data().limiter.peak, stats.calls(), stats.waited());
         let dropped = Instant::now();
         drop(store);
         phases.teardown = dropped.elapsed();
@@ -242,12 +242,11 @@ fn host_refusal(status: u16, code: &str, message: &str, config: &Config) -> Outc
 pub struct State {
     wasi: Option<(WasiCtx, ResourceTable)>,
     limiter: Limiter,
+    /// The function's backend, with its layers: the metering layer adds each
+    /// call's time to `call.stats`, which the CPU budget does not count.
     pub(crate) aws: Arc<dyn Aws>,
     pub(crate) call: CallContext,
     started: Instant,
-    /// Time spent in AWS calls, which the CPU budget does not count.
-    pub(crate) waiting: Duration,
-    pub(crate) aws_calls: u32,
 }
 
 impl WasiView for State {
@@ -261,7 +260,7 @@ impl State {
     /// Called when the epoch deadline passes: traps if the guest has computed
     /// for longer than its budget, and otherwise sets the next deadline.
     fn over_budget(&self, budget: Duration) -> wasmtime::Result<UpdateDeadline> {
-        let used = self.started.elapsed().saturating_sub(self.waiting);
+        let used = self.started.elapsed().saturating_sub(self.call.stats.waited());
         match budget.checked_sub(used) {
             Some(left) if !left.is_zero() => Ok(UpdateDeadline::Continue(ticks(left))),
             _ => Err(wasmtime::Error::msg(format!("the guest ran past its CPU budget of {budget:?}"))),

@@ -10,6 +10,8 @@ import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 
+import { OPERATIONS } from './operations.mjs';
+
 const require = createRequire(import.meta.url);
 
 /** Time kept back from the invocation's deadline for answering. */
@@ -137,11 +139,11 @@ export function sdkAws(settings, env, log) {
 
   return {
     attachPolicy: (policyName, target, remainingMs) =>
-      send(iot, new AttachPolicyCommand({ policyName, target }), 'AttachPolicy', remainingMs).then(() => undefined),
+      send(iot, new AttachPolicyCommand({ policyName, target }), OPERATIONS.attachPolicy.action, remainingMs).then(() => undefined),
     detachPolicy: (policyName, target, remainingMs) =>
-      send(iot, new DetachPolicyCommand({ policyName, target }), 'DetachPolicy', remainingMs).then(() => undefined),
+      send(iot, new DetachPolicyCommand({ policyName, target }), OPERATIONS.detachPolicy.action, remainingMs).then(() => undefined),
     listUsers: async (userPoolId, filter, remainingMs) => {
-      const out = await send(cognitoIn(userPoolId), new cognito.ListUsersCommand({ UserPoolId: userPoolId, Filter: filter }), 'ListUsers', remainingMs);
+      const out = await send(cognitoIn(userPoolId), new cognito.ListUsersCommand({ UserPoolId: userPoolId, Filter: filter }), OPERATIONS.listUsers.action, remainingMs);
       return (out.Users ?? []).map((u) => u.Username);
     },
     updateAttributes: (userPoolId, username, attributes, remainingMs) =>
@@ -152,19 +154,19 @@ export function sdkAws(settings, env, log) {
           Username: username,
           UserAttributes: attributes.map((a) => ({ Name: a.name, Value: a.value })),
         }),
-        'AdminUpdateUserAttributes',
+        OPERATIONS.updateAttributes.action,
         remainingMs,
       ).then(() => undefined),
     // Not a WIT import: the stack's custom resource drains a policy with it.
     listTargetsForPolicy: async (policyName, marker, remainingMs) => {
-      const out = await send(iot, new ListTargetsForPolicyCommand({ policyName, marker, pageSize: 250 }), 'ListTargetsForPolicy', remainingMs);
+      const out = await send(iot, new ListTargetsForPolicyCommand({ policyName, marker, pageSize: 250 }), OPERATIONS.listTargetsForPolicy.action, remainingMs);
       return { targets: out.targets ?? [], nextMarker: out.nextMarker || undefined };
     },
     deleteAttributes: (userPoolId, username, names, remainingMs) =>
       send(
         cognitoIn(userPoolId),
         new cognito.AdminDeleteUserAttributesCommand({ UserPoolId: userPoolId, Username: username, UserAttributeNames: names }),
-        'AdminDeleteUserAttributes',
+        OPERATIONS.deleteAttributes.action,
         remainingMs,
       ).then(() => undefined),
   };

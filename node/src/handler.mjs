@@ -9,6 +9,8 @@ import { Worker } from 'node:worker_threads';
 import { configFrom, settingsFrom } from './config.mjs';
 import { sdkAws, witError } from './aws.mjs';
 import { isCustomResource, serveCustomResource } from './custom-resource.mjs';
+import { stringify } from './json.mjs';
+import { IMPORTS, OPERATIONS } from './operations.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** Where `make package-node` puts the transpiled guest. */
@@ -42,23 +44,16 @@ export function guarded(aws, config) {
   };
 }
 
-/** Records each call as the fixtures list them: `ok`, or the error case. */
+/** Records each import call as the fixtures list them: `ok`, or the error case. */
 export function recorded(aws, calls) {
-  const args = {
-    attachPolicy: (p, t) => [p, t],
-    detachPolicy: (p, t) => [p, t],
-    listUsers: (p, f) => [p, f],
-    updateAttributes: (p, u, attrs) => [p, u, ...attrs.map((a) => `${a.name}=${a.value}`)],
-    deleteAttributes: (p, u, names) => [p, u, ...names],
-  };
-  const kebab = (op) => op.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
   return Object.fromEntries(
-    Object.entries(args).map(([op, shape]) => [
-      op,
+    IMPORTS.map((name) => [
+      name,
       async (...a) => {
-        const entry = { op: kebab(op), args: shape(...a), result: 'ok' };
+        const { op, args } = OPERATIONS[name];
+        const entry = { op, args: args(...a), result: 'ok' };
         try {
-          return await aws[op](...a);
+          return await aws[name](...a);
         } catch (e) {
           entry.result = e?.payload?.tag ?? 'other';
           throw e;
@@ -291,7 +286,7 @@ export async function createHandler({ env = process.env, aws, config, guestDir =
       return { ...answer, headers: { 'Content-Type': 'application/json' } };
     }
     const stats = {};
-    const response = await invokeText(JSON.stringify(event) ?? 'null', {
+    const response = await invokeText(stringify(event), {
       requestId: context?.awsRequestId ?? '',
       cognitoIdentity,
       remainingMs: remaining(context, log),

@@ -20,7 +20,7 @@ from cfnlint.decode import decode
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "deploy" / "template.yaml"
-BINARY = Path(os.environ.get("ATTACH_IOT_POLICY_BIN", ROOT / "target" / "debug" / "attach-iot-policy"))
+BINARY = Path(os.environ.get("ATTACH_IOT_POLICY_BIN", ROOT / "target" / "release" / "attach-iot-policy"))
 
 # Actions whose IAM resource types cannot name what this function acts on, so
 # `Resource: "*"` is the narrowest there is. AttachPolicy's resource types are

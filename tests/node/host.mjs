@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 // The production handler's guard and error answer: the same rules in both Node hosts.
 import { guarded, hostError } from '../../node/src/handler.mjs';
+import { IMPORTS, OPERATIONS } from '../../node/src/operations.mjs';
 
 /** Lambda's synchronous payload limit, as in the wasmtime host. */
 export const MAX_EVENT_BYTES = 6 * 1024 * 1024;
@@ -55,10 +56,11 @@ export async function loadHost(transpiledDir, { log = () => {} } = {}) {
 
 /** Records each call as the fixtures list it: `ok`, or the error case. */
 function recorded(aws, calls) {
-  const wrap = (op, fn, args) => (...a) => {
+  const wrap = (name) => (...a) => {
+    const { op, args } = OPERATIONS[name];
     const entry = { op, args: args(...a), result: 'ok' };
     try {
-      return fn(...a);
+      return aws[name](...a);
     } catch (e) {
       entry.result = e?.payload?.tag ?? 'other';
       throw e;
@@ -66,17 +68,7 @@ function recorded(aws, calls) {
       calls.push(entry);
     }
   };
-  return {
-    attachPolicy: wrap('attach-policy', aws.attachPolicy, (p, t) => [p, t]),
-    listUsers: wrap('list-users', aws.listUsers, (p, f) => [p, f]),
-    updateAttributes: wrap('update-attributes', aws.updateAttributes, (p, u, attrs) => [
-      p,
-      u,
-      ...attrs.map((a) => `${a.name}=${a.value}`),
-    ]),
-    detachPolicy: wrap('detach-policy', aws.detachPolicy, (p, t) => [p, t]),
-    deleteAttributes: wrap('delete-attributes', aws.deleteAttributes, (p, u, names) => [p, u, ...names]),
-  };
+  return Object.fromEntries(IMPORTS.map((name) => [name, wrap(name)]));
 }
 
 function decodeUtf8(bytes) {

@@ -39,7 +39,38 @@ for (const file of caseFiles()) {
     const response = await h.invokeText(event, { requestId: context.requestId, cognitoIdentity: context.cognitoIdentity, calls });
     check(c, { response, calls, config });
   });
+
+  // What Lambda's runtime does first: parse the event, and refuse it if it is
+  // not JSON. The handler must answer the parsed event as the Rust host
+  // answers its bytes, however deep it is.
+  let parsed;
+  try {
+    parsed = JSON.parse(inputs(c).event);
+  } catch {
+    continue;
+  }
+  test(`${file}: through the Lambda handler, as Lambda's runtime parsed it`, async () => {
+    const { context } = inputs(c);
+    const account = new SimulatedAccount(c.account ?? readJson(join(root, defaults.accountFile)), c.faults ?? []);
+    const h = await handlerFor(c, account);
+    const identity = context.cognitoIdentity ? JSON.parse(context.cognitoIdentity) : undefined;
+    const lambdaContext = { awsRequestId: context.requestId, getRemainingTimeInMillis: () => 5000, identity };
+    const response = await h.handler(parsed, lambdaContext);
+    assert.equal(response.statusCode, c.expect.status, response.body);
+    assert.deepEqual(response.headers, c.expect.headers, 'headers');
+    if (typeof c.expect.body === 'string') assert.equal(response.body, c.expect.body, 'body');
+    else assert.deepEqual(JSON.parse(response.body), c.expect.body, 'body');
+  });
 }
+
+test('an event too deep for JSON.stringify is written out whole, as JSON.stringify would', async () => {
+  const { stringify } = await import(join(root, 'node/src/json.mjs'));
+  const shallow = { a: [1, 'x', null, true, { b: undefined, c: 2.5 }], d: {}, e: [], f: '\u2028"' };
+  assert.equal(stringify(shallow), JSON.stringify(shallow));
+  const deep = `{"a":${'['.repeat(100_000)}${']'.repeat(100_000)},"b":{"c":"d"}}`;
+  assert.throws(() => JSON.stringify(JSON.parse(deep)), RangeError);
+  assert.equal(stringify(JSON.parse(deep)), deep);
+});
 
 test('the Lambda handler takes a parsed event and answers in the proxy shape', async () => {
   const c = readJson(join(fixtures, 'cases', 'rest-v1-sub-as-username.json'));

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use attach_iot_policy::aws::simulated::{AccountState, SimulatedAccount};
-use attach_iot_policy::aws::{Attribute, Aws, AwsError, CallContext, TargetsPage};
+use attach_iot_policy::aws::{Answer, Aws, AwsCall, AwsError, CallContext, TargetsPage};
 use attach_iot_policy::config::Config;
 
 pub const EXAMPLE_EVENT: &str = include_str!("../../examples/event-rest.json");
@@ -35,27 +35,7 @@ pub struct Panicking;
 
 #[async_trait::async_trait]
 impl Aws for Panicking {
-    async fn attach_policy(&self, _: &CallContext, _: &str, _: &str) -> Result<(), AwsError> {
-        panic!("a host bug")
-    }
-    async fn list_users(&self, _: &CallContext, _: &str, _: &str) -> Result<Vec<String>, AwsError> {
-        panic!("a host bug")
-    }
-    async fn update_attributes(&self, _: &CallContext, _: &str, _: &str, _: &[Attribute]) -> Result<(), AwsError> {
-        panic!("a host bug")
-    }
-    async fn detach_policy(&self, _: &CallContext, _: &str, _: &str) -> Result<(), AwsError> {
-        panic!("a host bug")
-    }
-    async fn delete_attributes(&self, _: &CallContext, _: &str, _: &str, _: &[String]) -> Result<(), AwsError> {
-        panic!("a host bug")
-    }
-    async fn list_targets_for_policy(
-        &self,
-        _: &CallContext,
-        _: &str,
-        _: Option<&str>,
-    ) -> Result<TargetsPage, AwsError> {
+    async fn call(&self, _: &CallContext, _: AwsCall) -> Result<Answer, AwsError> {
         panic!("a host bug")
     }
 }
@@ -65,35 +45,18 @@ pub struct Instant;
 
 #[async_trait::async_trait]
 impl Aws for Instant {
-    async fn attach_policy(&self, _: &CallContext, _: &str, _: &str) -> Result<(), AwsError> {
-        Ok(())
-    }
-    async fn list_users(&self, _: &CallContext, _: &str, _: &str) -> Result<Vec<String>, AwsError> {
-        Ok(vec!["mat@example.com".into()])
-    }
-    async fn update_attributes(
-        &self,
-        _: &CallContext,
-        _: &str,
-        username: &str,
-        _: &[Attribute],
-    ) -> Result<(), AwsError> {
-        // As Cognito: a sub is not this user's username.
-        if username.contains('-') { Err(AwsError::NotFound("UserNotFoundException".into())) } else { Ok(()) }
-    }
-    async fn detach_policy(&self, _: &CallContext, _: &str, _: &str) -> Result<(), AwsError> {
-        Ok(())
-    }
-    async fn delete_attributes(&self, _: &CallContext, _: &str, username: &str, _: &[String]) -> Result<(), AwsError> {
-        if username.contains('-') { Err(AwsError::NotFound("UserNotFoundException".into())) } else { Ok(()) }
-    }
-    async fn list_targets_for_policy(
-        &self,
-        _: &CallContext,
-        _: &str,
-        _: Option<&str>,
-    ) -> Result<TargetsPage, AwsError> {
-        Ok(TargetsPage::default())
+    async fn call(&self, _: &CallContext, call: AwsCall) -> Result<Answer, AwsError> {
+        match call {
+            AwsCall::ListUsers { .. } => Ok(Answer::Users(vec!["mat@example.com".into()])),
+            AwsCall::ListTargetsForPolicy { .. } => Ok(Answer::Targets(TargetsPage::default())),
+            // As Cognito: a sub is not this user's username.
+            AwsCall::UpdateAttributes { username, .. } | AwsCall::DeleteAttributes { username, .. }
+                if username.contains('-') =>
+            {
+                Err(AwsError::NotFound("UserNotFoundException".into()))
+            }
+            _ => Ok(Answer::Done),
+        }
     }
 }
 
@@ -105,45 +68,8 @@ pub struct Slow {
 
 #[async_trait::async_trait]
 impl Aws for Slow {
-    async fn attach_policy(&self, cx: &CallContext, policy: &str, target: &str) -> Result<(), AwsError> {
+    async fn call(&self, cx: &CallContext, call: AwsCall) -> Result<Answer, AwsError> {
         tokio::time::sleep(self.delay).await;
-        self.inner.attach_policy(cx, policy, target).await
-    }
-    async fn list_users(&self, cx: &CallContext, pool: &str, filter: &str) -> Result<Vec<String>, AwsError> {
-        tokio::time::sleep(self.delay).await;
-        self.inner.list_users(cx, pool, filter).await
-    }
-    async fn update_attributes(
-        &self,
-        cx: &CallContext,
-        pool: &str,
-        user: &str,
-        attributes: &[Attribute],
-    ) -> Result<(), AwsError> {
-        tokio::time::sleep(self.delay).await;
-        self.inner.update_attributes(cx, pool, user, attributes).await
-    }
-    async fn detach_policy(&self, cx: &CallContext, policy: &str, target: &str) -> Result<(), AwsError> {
-        tokio::time::sleep(self.delay).await;
-        self.inner.detach_policy(cx, policy, target).await
-    }
-    async fn delete_attributes(
-        &self,
-        cx: &CallContext,
-        pool: &str,
-        user: &str,
-        names: &[String],
-    ) -> Result<(), AwsError> {
-        tokio::time::sleep(self.delay).await;
-        self.inner.delete_attributes(cx, pool, user, names).await
-    }
-    async fn list_targets_for_policy(
-        &self,
-        cx: &CallContext,
-        policy: &str,
-        marker: Option<&str>,
-    ) -> Result<TargetsPage, AwsError> {
-        tokio::time::sleep(self.delay).await;
-        self.inner.list_targets_for_policy(cx, policy, marker).await
+        self.inner.call(cx, call).await
     }
 }

@@ -5,7 +5,7 @@
 use wit_component::{ComponentEncoder, StringEncoding};
 use wit_parser::Resolve;
 
-use super::root;
+use crate::root;
 
 /// Builds a component from `tests/components/<wat>` and the world `world` of
 /// the WIT in `wit/` plus the `extra` packages.

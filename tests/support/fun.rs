@@ -7,8 +7,8 @@ use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 
-use super::moto::Moto;
-use super::{node, root};
+use crate::moto::Moto;
+use crate::{node, root};
 
 /// Which runtime fun gives the package.
 #[derive(Clone, Copy)]

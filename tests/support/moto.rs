@@ -6,9 +6,9 @@ use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::{Value, json};
 
-use super::backends::{EXAMPLE_EVENT, EXAMPLE_HTTP_EVENT};
-use super::tls::TestCa;
-use super::{root, tool};
+use crate::backends::{EXAMPLE_EVENT, EXAMPLE_HTTP_EVENT};
+use crate::tls::TestCa;
+use crate::{root, tool};
 
 /// A program in the test virtualenv (moto, cfn-lint), which `make venv` makes.
 pub fn venv_bin(name: &str) -> PathBuf {
@@ -125,7 +125,7 @@ impl Moto {
     /// endpoint and the policy name, and otherwise only `env`: credentials
     /// come from there. Checks that none of `secrets` reached the output.
     pub fn invoke_with(&self, event: &str, secrets: &[&str], env: &[(&str, &str)]) -> (Output, Value) {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_attach-iot-policy"));
+        let mut command = Command::new(crate::cli());
         command
             .args(["invoke", "--event", "-"])
             .env_clear()

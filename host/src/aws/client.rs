@@ -17,8 +17,9 @@ use super::credentials::CredentialSource;
 use super::endpoints::{Endpoints, Service};
 use super::errors::{classify, is_retryable};
 use super::retry::{RetryPolicy, RetryQuota};
-use super::{Attribute, Aws, AwsError, CallContext, TargetsPage};
-use crate::config::{ConfigError, Lookup, ProcessEnv};
+use super::{Answer, Aws, AwsCall, AwsError, CallContext, TargetsPage};
+use crate::config::{ConfigError, Lookup};
+use crate::settings::Settings;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
@@ -45,8 +46,6 @@ pub enum SetupError {
     MissingRegion,
     #[error("{0} is not an AWS region name")]
     BadRegion(&'static str),
-    #[error("{0} is not an http:// or https:// URL")]
-    BadEndpoint(&'static str),
     #[error("building the HTTP client: {0}")]
     Http(String),
     #[error("AWS_CA_BUNDLE: {0}")]
@@ -67,34 +66,35 @@ pub struct AwsClient {
 }
 
 impl AwsClient {
-    /// The Lambda bootstrap's client: credentials from the environment only.
-    pub fn from_env() -> Result<Self, SetupError> {
-        Self::from_lookup(&ProcessEnv, RetryPolicy::from_lookup(&ProcessEnv)?)
+    /// The Lambda bootstrap's client: the endpoints, roots and retries of
+    /// `settings`; the region and credentials from the environment only.
+    pub fn from_settings(var: &impl Lookup, settings: &Settings) -> Result<Self, SetupError> {
+        let region = region(var)?.ok_or(SetupError::MissingRegion)?;
+        let http = client(&settings.ca_roots)?;
+        let credentials = CredentialSource::environment_only(var)?;
+        Ok(Self::new(http, credentials, region, settings.endpoints.clone(), settings.retry))
     }
 
+    /// A client with every setting read through `var`, for tests.
     pub fn from_lookup(var: &impl Lookup, retry: RetryPolicy) -> Result<Self, SetupError> {
+        let http = client(&ca_bundle(var)?)?;
         let region = region(var)?.ok_or(SetupError::MissingRegion)?;
-        let endpoints = Endpoints::from_lookup(var)?;
-        let http = client(var, &endpoints)?;
-        Ok(Self::new(http, CredentialSource::environment_only(var)?, region, endpoints, retry))
+        Ok(Self::new(http, CredentialSource::environment_only(var)?, region, Endpoints::from_lookup(var)?, retry))
     }
 
     /// The command line's client: region and credentials as the AWS SDKs find
     /// them. The environment first; then `AWS_PROFILE`'s region, and the
     /// credential chain, when the environment holds none.
     #[cfg(feature = "credential-chain")]
-    pub async fn from_env_or_profile() -> Result<Self, SetupError> {
-        let var = &ProcessEnv;
-        let retry = RetryPolicy::from_lookup(var)?;
+    pub async fn from_settings_or_profile(var: &impl Lookup, settings: &Settings) -> Result<Self, SetupError> {
         let region = match region(var)? {
             Some(region) => region,
             None => profile_region().await?,
         };
-        let endpoints = Endpoints::from_lookup(var)?;
-        let http = client(var, &endpoints)?;
-        let settings = ChainSettings { region: Some(region.clone()), http: Some(http.clone()) };
-        let credentials = CredentialSource::from_lookup(var, Some(settings))?;
-        Ok(Self::new(http, credentials, region, endpoints, retry))
+        let http = client(&settings.ca_roots)?;
+        let chain = ChainSettings { region: Some(region.clone()), http: Some(http.clone()) };
+        let credentials = CredentialSource::from_lookup(var, Some(chain))?;
+        Ok(Self::new(http, credentials, region, settings.endpoints.clone(), settings.retry))
     }
 
     fn new(
@@ -265,6 +265,19 @@ impl AwsClient {
         Ok(request)
     }
 
+    /// `AttachPolicy` or `DetachPolicy`: the same path and body, another method.
+    fn iot_target(&self, name: &'static str, method: &'static str, policy_name: &str, target: &str) -> Operation<'_> {
+        Operation {
+            name,
+            service: Service::Iot,
+            region: &self.region,
+            method,
+            path: format!("/target-policies/{}", utf8_percent_encode(policy_name, PATH_SEGMENT)),
+            headers: vec![("content-type", "application/json".into())],
+            body: json!({ "target": target }).to_string().into_bytes(),
+        }
+    }
+
     fn cognito<'a>(&self, user_pool_id: &'a str, action: &'static str, body: Value) -> Result<Operation<'a>, AwsError> {
         // A user pool lives in the region its ID names, whatever the function's region.
         let region = attach_iot_policy_ids::region_of_user_pool_id(user_pool_id)
@@ -401,14 +414,9 @@ async fn profile_region() -> Result<String, SetupError> {
     Ok(region)
 }
 
-/// The HTTP client of every call, with the endpoints checked first.
-fn client(var: &impl Lookup, endpoints: &Endpoints) -> Result<reqwest::Client, SetupError> {
-    for (name, url) in endpoints.overrides() {
-        if reqwest::Url::parse(url).map_or(true, |u| !matches!(u.scheme(), "http" | "https")) {
-            return Err(SetupError::BadEndpoint(name));
-        }
-    }
-    http_client(Some(&ca_bundle(var)?))
+/// The HTTP client of every call.
+fn client(roots: &[CertificateDer<'static>]) -> Result<reqwest::Client, SetupError> {
+    http_client(Some(roots))
         .connect_timeout(CONNECT_TIMEOUT)
         .pool_idle_timeout(POOL_IDLE_TIMEOUT)
         .user_agent(concat!("attach-iot-policy/", env!("CARGO_PKG_VERSION")))
@@ -437,94 +445,72 @@ fn transport_error(e: &reqwest::Error) -> AwsError {
 
 #[async_trait]
 impl Aws for AwsClient {
-    async fn attach_policy(&self, cx: &CallContext, policy_name: &str, target: &str) -> Result<(), AwsError> {
-        let op = Operation {
-            name: "AttachPolicy",
-            service: Service::Iot,
-            region: &self.region,
-            method: "PUT",
-            path: format!("/target-policies/{}", utf8_percent_encode(policy_name, PATH_SEGMENT)),
-            headers: vec![("content-type", "application/json".into())],
-            body: json!({ "target": target }).to_string().into_bytes(),
-        };
-        self.send(cx, op).await.map(drop)
-    }
-
-    async fn list_users(&self, cx: &CallContext, user_pool_id: &str, filter: &str) -> Result<Vec<String>, AwsError> {
-        let op = self.cognito(user_pool_id, "ListUsers", json!({ "UserPoolId": user_pool_id, "Filter": filter }))?;
-        let body = self.send(cx, op).await?;
-        let users = serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
-            v.get("Users")?.as_array()?.iter().map(|u| u.get("Username")?.as_str().map(str::to_owned)).collect()
-        });
-        users.ok_or_else(|| AwsError::Other("ListUsers answered with a body that has no Users list".into()))
-    }
-
-    async fn update_attributes(
-        &self,
-        cx: &CallContext,
-        user_pool_id: &str,
-        username: &str,
-        attributes: &[Attribute],
-    ) -> Result<(), AwsError> {
-        let attributes: Vec<Value> = attributes.iter().map(|a| json!({ "Name": a.name, "Value": a.value })).collect();
-        let body = json!({ "UserPoolId": user_pool_id, "Username": username, "UserAttributes": attributes });
-        let op = self.cognito(user_pool_id, "AdminUpdateUserAttributes", body)?;
-        self.send(cx, op).await.map(drop)
-    }
-
-    async fn detach_policy(&self, cx: &CallContext, policy_name: &str, target: &str) -> Result<(), AwsError> {
-        let op = Operation {
-            name: "DetachPolicy",
-            service: Service::Iot,
-            region: &self.region,
-            method: "POST",
-            path: format!("/target-policies/{}", utf8_percent_encode(policy_name, PATH_SEGMENT)),
-            headers: vec![("content-type", "application/json".into())],
-            body: json!({ "target": target }).to_string().into_bytes(),
-        };
-        self.send(cx, op).await.map(drop)
-    }
-
-    async fn delete_attributes(
-        &self,
-        cx: &CallContext,
-        user_pool_id: &str,
-        username: &str,
-        names: &[String],
-    ) -> Result<(), AwsError> {
-        let body = json!({ "UserPoolId": user_pool_id, "Username": username, "UserAttributeNames": names });
-        let op = self.cognito(user_pool_id, "AdminDeleteUserAttributes", body)?;
-        self.send(cx, op).await.map(drop)
-    }
-
-    async fn list_targets_for_policy(
-        &self,
-        cx: &CallContext,
-        policy_name: &str,
-        marker: Option<&str>,
-    ) -> Result<TargetsPage, AwsError> {
-        let mut path =
-            format!("/policy-targets/{}?pageSize={TARGETS_PAGE_SIZE}", utf8_percent_encode(policy_name, PATH_SEGMENT));
-        if let Some(marker) = marker {
-            path.push_str(&format!("&marker={}", utf8_percent_encode(marker, PATH_SEGMENT)));
+    async fn call(&self, cx: &CallContext, call: AwsCall) -> Result<Answer, AwsError> {
+        match call {
+            AwsCall::AttachPolicy { policy_name, target } => {
+                let op = self.iot_target("AttachPolicy", "PUT", &policy_name, &target);
+                self.send(cx, op).await.map(|_| Answer::Done)
+            }
+            AwsCall::DetachPolicy { policy_name, target } => {
+                let op = self.iot_target("DetachPolicy", "POST", &policy_name, &target);
+                self.send(cx, op).await.map(|_| Answer::Done)
+            }
+            AwsCall::ListUsers { user_pool_id, filter } => {
+                let body = json!({ "UserPoolId": user_pool_id, "Filter": filter });
+                let body = self.send(cx, self.cognito(&user_pool_id, "ListUsers", body)?).await?;
+                let users = serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
+                    v.get("Users")?.as_array()?.iter().map(|u| u.get("Username")?.as_str().map(str::to_owned)).collect()
+                });
+                users
+                    .map(Answer::Users)
+                    .ok_or_else(|| AwsError::Other("ListUsers answered with a body that has no Users list".into()))
+            }
+            AwsCall::UpdateAttributes { user_pool_id, username, attributes } => {
+                let attributes: Vec<Value> =
+                    attributes.iter().map(|a| json!({ "Name": a.name, "Value": a.value })).collect();
+                let body = json!({ "UserPoolId": user_pool_id, "Username": username, "UserAttributes": attributes });
+                let op = self.cognito(&user_pool_id, "AdminUpdateUserAttributes", body)?;
+                self.send(cx, op).await.map(|_| Answer::Done)
+            }
+            AwsCall::DeleteAttributes { user_pool_id, username, names } => {
+                let body = json!({ "UserPoolId": user_pool_id, "Username": username, "UserAttributeNames": names });
+                let op = self.cognito(&user_pool_id, "AdminDeleteUserAttributes", body)?;
+                self.send(cx, op).await.map(|_| Answer::Done)
+            }
+            AwsCall::ListTargetsForPolicy { policy_name, marker } => {
+                let mut path = format!(
+                    "/policy-targets/{}?pageSize={TARGETS_PAGE_SIZE}",
+                    utf8_percent_encode(&policy_name, PATH_SEGMENT)
+                );
+                if let Some(marker) = marker {
+                    path.push_str(&format!("&marker={}", utf8_percent_encode(&marker, PATH_SEGMENT)));
+                }
+                let op = Operation {
+                    name: "ListTargetsForPolicy",
+                    service: Service::Iot,
+                    region: &self.region,
+                    method: "POST",
+                    path,
+                    headers: vec![],
+                    body: Vec::new(),
+                };
+                let body = self.send(cx, op).await?;
+                let page = serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
+                    let targets = v
+                        .get("targets")?
+                        .as_array()?
+                        .iter()
+                        .map(|t| t.as_str().map(str::to_owned))
+                        .collect::<Option<_>>()?;
+                    let next_marker =
+                        v.get("nextMarker").and_then(Value::as_str).filter(|m| !m.is_empty()).map(str::to_owned);
+                    Some(TargetsPage { targets, next_marker })
+                });
+                page.map(Answer::Targets).ok_or_else(|| {
+                    AwsError::Other("ListTargetsForPolicy answered with a body that has no targets list".into())
+                })
+            }
         }
-        let op = Operation {
-            name: "ListTargetsForPolicy",
-            service: Service::Iot,
-            region: &self.region,
-            method: "POST",
-            path,
-            headers: vec![],
-            body: Vec::new(),
-        };
-        let body = self.send(cx, op).await?;
-        let page = serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
-            let targets =
-                v.get("targets")?.as_array()?.iter().map(|t| t.as_str().map(str::to_owned)).collect::<Option<_>>()?;
-            let next_marker = v.get("nextMarker").and_then(Value::as_str).filter(|m| !m.is_empty()).map(str::to_owned);
-            Some(TargetsPage { targets, next_marker })
-        });
-        page.ok_or_else(|| AwsError::Other("ListTargetsForPolicy answered with a body that has no targets list".into()))
     }
 }
 
@@ -567,7 +553,8 @@ mod tests {
         assert!(matches!(client(&bad_region), Err(SetupError::BadRegion("AWS_REGION"))));
         let mut bad_endpoint = KEYS.to_vec();
         bad_endpoint.push(("AWS_ENDPOINT_URL_IOT", "localhost:5000"));
-        assert!(matches!(client(&bad_endpoint), Err(SetupError::BadEndpoint("AWS_ENDPOINT_URL_IOT"))));
+        let Err(SetupError::Config(e)) = client(&bad_endpoint) else { panic!("localhost:5000 was accepted") };
+        assert_eq!(e.variable, "AWS_ENDPOINT_URL_IOT");
         assert!(client(&KEYS).is_ok());
     }
 
@@ -580,7 +567,7 @@ mod tests {
     }
 
     fn untraced() -> CallContext {
-        CallContext { deadline: Instant::now() + Duration::from_secs(10), trace_id: None }
+        CallContext::until(Instant::now() + Duration::from_secs(10))
     }
 
     #[test]

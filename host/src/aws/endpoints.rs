@@ -52,7 +52,13 @@ impl Endpoints {
             return Ok(Self::default());
         }
         let url = |name: &'static str| -> Result<Option<String>, ConfigError> {
-            Ok(var.get(name)?.map(|v| v.trim().trim_end_matches('/').to_owned()).filter(|v| !v.is_empty()))
+            let url = var.get(name)?.map(|v| v.trim().trim_end_matches('/').to_owned()).filter(|v| !v.is_empty());
+            match url {
+                Some(u) if reqwest::Url::parse(&u).map_or(true, |u| !matches!(u.scheme(), "http" | "https")) => {
+                    Err(ConfigError { variable: name, problem: "is not an http:// or https:// URL".into() })
+                }
+                url => Ok(url),
+            }
         };
         Ok(Self {
             all: url("AWS_ENDPOINT_URL")?,
@@ -72,17 +78,6 @@ impl Endpoints {
         }
         let suffix = if region.starts_with("cn-") { "amazonaws.com.cn" } else { "amazonaws.com" };
         format!("https://{}.{region}.{suffix}", service.host_prefix())
-    }
-
-    /// Every configured override, to check at start that each is a URL.
-    pub fn overrides(&self) -> impl Iterator<Item = (&'static str, &str)> {
-        [
-            ("AWS_ENDPOINT_URL", &self.all),
-            ("AWS_ENDPOINT_URL_IOT", &self.iot),
-            ("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER", &self.cognito_identity_provider),
-        ]
-        .into_iter()
-        .filter_map(|(name, url)| url.as_deref().map(|u| (name, u)))
     }
 }
 

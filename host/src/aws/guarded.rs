@@ -6,83 +6,45 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tracing::{Level, event};
 
-use super::{Attribute, Aws, AwsError, CallContext, TargetsPage};
+use super::{Answer, Aws, AwsCall, AwsError, CallContext};
 use crate::config::Config;
 
+/// The guard layer.
 pub struct Guarded {
     config: Arc<Config>,
     inner: Arc<dyn Aws>,
 }
 
 impl Guarded {
+    /// Guards `inner` with the names `config` allows.
     pub fn new(config: Arc<Config>, inner: Arc<dyn Aws>) -> Self {
         Self { config, inner }
     }
-}
 
-fn refuse(what: &str) -> AwsError {
-    event!(Level::ERROR, "refused a component's request for {what} outside the configuration");
-    AwsError::InvalidRequest(format!("the host refuses {what} that is not in its configuration"))
+    /// Why `call` is refused, if it is.
+    fn refusal(&self, call: &AwsCall) -> Option<&'static str> {
+        let policy = |name: &String| !self.config.policy_names.contains(name);
+        let attribute = |name: &String| *name != self.config.attribute_name;
+        match call {
+            AwsCall::AttachPolicy { policy_name, .. }
+            | AwsCall::DetachPolicy { policy_name, .. }
+            | AwsCall::ListTargetsForPolicy { policy_name, .. } => policy(policy_name).then_some("a policy name"),
+            AwsCall::UpdateAttributes { attributes, .. } => {
+                attributes.iter().any(|a| attribute(&a.name)).then_some("an attribute name")
+            }
+            AwsCall::DeleteAttributes { names, .. } => names.iter().any(attribute).then_some("an attribute name"),
+            AwsCall::ListUsers { .. } => None,
+        }
+    }
 }
 
 #[async_trait]
 impl Aws for Guarded {
-    async fn attach_policy(&self, cx: &CallContext, policy_name: &str, target: &str) -> Result<(), AwsError> {
-        self.policy(policy_name)?;
-        self.inner.attach_policy(cx, policy_name, target).await
-    }
-
-    async fn list_users(&self, cx: &CallContext, user_pool_id: &str, filter: &str) -> Result<Vec<String>, AwsError> {
-        self.inner.list_users(cx, user_pool_id, filter).await
-    }
-
-    async fn update_attributes(
-        &self,
-        cx: &CallContext,
-        user_pool_id: &str,
-        username: &str,
-        attributes: &[Attribute],
-    ) -> Result<(), AwsError> {
-        if !attributes.iter().all(|a| a.name == self.config.attribute_name) {
-            return Err(refuse("an attribute name"));
+    async fn call(&self, cx: &CallContext, call: AwsCall) -> Result<Answer, AwsError> {
+        if let Some(what) = self.refusal(&call) {
+            event!(Level::ERROR, op = call.op(), "refused a component's request for {what} outside the configuration");
+            return Err(AwsError::InvalidRequest(format!("the host refuses {what} that is not in its configuration")));
         }
-        self.inner.update_attributes(cx, user_pool_id, username, attributes).await
-    }
-
-    async fn detach_policy(&self, cx: &CallContext, policy_name: &str, target: &str) -> Result<(), AwsError> {
-        self.policy(policy_name)?;
-        self.inner.detach_policy(cx, policy_name, target).await
-    }
-
-    async fn delete_attributes(
-        &self,
-        cx: &CallContext,
-        user_pool_id: &str,
-        username: &str,
-        names: &[String],
-    ) -> Result<(), AwsError> {
-        if !names.iter().all(|n| *n == self.config.attribute_name) {
-            return Err(refuse("an attribute name"));
-        }
-        self.inner.delete_attributes(cx, user_pool_id, username, names).await
-    }
-
-    async fn list_targets_for_policy(
-        &self,
-        cx: &CallContext,
-        policy_name: &str,
-        marker: Option<&str>,
-    ) -> Result<TargetsPage, AwsError> {
-        self.policy(policy_name)?;
-        self.inner.list_targets_for_policy(cx, policy_name, marker).await
-    }
-}
-
-impl Guarded {
-    fn policy(&self, policy_name: &str) -> Result<(), AwsError> {
-        match self.config.policy_names.iter().any(|p| p == policy_name) {
-            true => Ok(()),
-            false => Err(refuse("a policy name")),
-        }
+        self.inner.call(cx, call).await
     }
 }

@@ -1,9 +1,12 @@
-//! The AWS calls the component imports, behind one trait that speaks the WIT's
-//! types, so the imports do not care which backend answers. Backends stack:
+//! The AWS calls, as one type: an [`AwsCall`] names the operation and carries
+//! its arguments, and a backend answers it through one method, [`Aws::call`].
+//! Layers wrap a backend, each doing one thing, stacked once when the function
+//! is built (see [`crate::function`]):
 //!
 //! - [`client`]: the real AWS, signed and retried.
 //! - [`simulated`]: an in-memory account, for `invoke --simulate` and tests.
 //! - [`guarded`]: refuses names outside the configuration; always outermost.
+//! - [`metered`]: times each call, logs it, and counts it for the metrics.
 //! - [`recording`]: keeps each call, for tests and `invoke --show-calls` only.
 
 pub mod client;
@@ -11,15 +14,18 @@ pub mod credentials;
 pub mod endpoints;
 pub mod errors;
 pub mod guarded;
+pub mod metered;
 pub mod recording;
 pub mod retry;
 pub mod simulated;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
 
 pub use crate::bindings::{Attribute, AwsError};
+pub use metered::CallStats;
 
 /// What an AWS call needs to know about the invocation it serves.
 #[derive(Debug, Clone)]
@@ -28,46 +34,177 @@ pub struct CallContext {
     pub deadline: Instant,
     /// The invocation's X-Ray trace header, sent as `X-Amzn-Trace-Id` on its calls.
     pub trace_id: Option<String>,
+    /// Where the metering layer adds up the invocation's calls and their time.
+    pub stats: Arc<CallStats>,
 }
 
+impl CallContext {
+    /// A context with no trace and a fresh tally.
+    pub fn until(deadline: Instant) -> Self {
+        Self { deadline, trace_id: None, stats: Arc::default() }
+    }
+}
+
+/// One AWS operation and its arguments. The first five are the WIT's `aws`
+/// imports; `ListTargetsForPolicy` is the host's own, for draining a policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AwsCall {
+    /// IoT `AttachPolicy`.
+    AttachPolicy { policy_name: String, target: String },
+    /// Cognito user pools `ListUsers`: the usernames that match `filter`.
+    ListUsers { user_pool_id: String, filter: String },
+    /// Cognito user pools `AdminUpdateUserAttributes`.
+    UpdateAttributes { user_pool_id: String, username: String, attributes: Vec<Attribute> },
+    /// IoT `DetachPolicy`.
+    DetachPolicy { policy_name: String, target: String },
+    /// Cognito user pools `AdminDeleteUserAttributes`.
+    DeleteAttributes { user_pool_id: String, username: String, names: Vec<String> },
+    /// IoT `ListTargetsForPolicy`: one page of the policy's targets.
+    ListTargetsForPolicy { policy_name: String, marker: Option<String> },
+}
+
+/// Every operation's name, as [`AwsCall::op`] gives it.
+pub const OPS: [&str; 6] = [
+    "attach-policy",
+    "list-users",
+    "update-attributes",
+    "detach-policy",
+    "delete-attributes",
+    "list-targets-for-policy",
+];
+
+impl AwsCall {
+    /// The operation's name: the WIT import's (`attach-policy`), as the logs,
+    /// the metrics, the recordings and the simulated faults write it.
+    pub fn op(&self) -> &'static str {
+        OPS[match self {
+            AwsCall::AttachPolicy { .. } => 0,
+            AwsCall::ListUsers { .. } => 1,
+            AwsCall::UpdateAttributes { .. } => 2,
+            AwsCall::DetachPolicy { .. } => 3,
+            AwsCall::DeleteAttributes { .. } => 4,
+            AwsCall::ListTargetsForPolicy { .. } => 5,
+        }]
+    }
+
+    /// The arguments as text, in order, as the fixtures list them.
+    pub fn args(&self) -> Vec<String> {
+        match self {
+            AwsCall::AttachPolicy { policy_name, target } | AwsCall::DetachPolicy { policy_name, target } => {
+                vec![policy_name.clone(), target.clone()]
+            }
+            AwsCall::ListUsers { user_pool_id, filter } => vec![user_pool_id.clone(), filter.clone()],
+            AwsCall::UpdateAttributes { user_pool_id, username, attributes } => {
+                [user_pool_id.clone(), username.clone()]
+                    .into_iter()
+                    .chain(attributes.iter().map(|a| format!("{}={}", a.name, a.value)))
+                    .collect()
+            }
+            AwsCall::DeleteAttributes { user_pool_id, username, names } => {
+                [user_pool_id.clone(), username.clone()].into_iter().chain(names.iter().cloned()).collect()
+            }
+            AwsCall::ListTargetsForPolicy { policy_name, marker } => {
+                std::iter::once(policy_name.clone()).chain(marker.clone()).collect()
+            }
+        }
+    }
+}
+
+/// What a call answered, when it succeeded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// The call took effect and returns nothing.
+    Done,
+    /// `ListUsers`: the usernames.
+    Users(Vec<String>),
+    /// `ListTargetsForPolicy`: one page.
+    Targets(TargetsPage),
+}
+
+/// A backend, or a layer around one.
 #[async_trait]
 pub trait Aws: Send + Sync {
-    /// IoT `AttachPolicy`.
-    async fn attach_policy(&self, cx: &CallContext, policy_name: &str, target: &str) -> Result<(), AwsError>;
-    /// Cognito user pools `ListUsers`: the usernames that match `filter`.
-    async fn list_users(&self, cx: &CallContext, user_pool_id: &str, filter: &str) -> Result<Vec<String>, AwsError>;
-    /// Cognito user pools `AdminUpdateUserAttributes`.
-    async fn update_attributes(
+    /// Makes one call. A backend answers `call` with the [`Answer`] of its kind.
+    async fn call(&self, cx: &CallContext, call: AwsCall) -> Result<Answer, AwsError>;
+}
+
+/// The typed calls, for the imports and the drain.
+impl dyn Aws + '_ {
+    /// `AttachPolicy`, `UpdateAttributes`, `DetachPolicy`, `DeleteAttributes`.
+    pub async fn done(&self, cx: &CallContext, call: AwsCall) -> Result<(), AwsError> {
+        match self.call(cx, call).await? {
+            Answer::Done => Ok(()),
+            other => Err(wrong_answer(&other)),
+        }
+    }
+
+    /// `ListUsers`.
+    pub async fn list_users(
         &self,
         cx: &CallContext,
         user_pool_id: &str,
-        username: &str,
-        attributes: &[Attribute],
-    ) -> Result<(), AwsError>;
-    /// IoT `DetachPolicy`.
-    async fn detach_policy(&self, cx: &CallContext, policy_name: &str, target: &str) -> Result<(), AwsError>;
-    /// Cognito user pools `AdminDeleteUserAttributes`.
-    async fn delete_attributes(
-        &self,
-        cx: &CallContext,
-        user_pool_id: &str,
-        username: &str,
-        names: &[String],
-    ) -> Result<(), AwsError>;
-    /// IoT `ListTargetsForPolicy`: one page of the policy's targets and the
-    /// marker of the next. Not a WIT import: the host uses it to drain a
-    /// policy (`detach-all`, the stack's custom resource).
-    async fn list_targets_for_policy(
+        filter: &str,
+    ) -> Result<Vec<String>, AwsError> {
+        let call = AwsCall::ListUsers { user_pool_id: user_pool_id.into(), filter: filter.into() };
+        match self.call(cx, call).await? {
+            Answer::Users(users) => Ok(users),
+            other => Err(wrong_answer(&other)),
+        }
+    }
+
+    /// `ListTargetsForPolicy`.
+    pub async fn list_targets_for_policy(
         &self,
         cx: &CallContext,
         policy_name: &str,
         marker: Option<&str>,
-    ) -> Result<TargetsPage, AwsError>;
+    ) -> Result<TargetsPage, AwsError> {
+        let call = AwsCall::ListTargetsForPolicy { policy_name: policy_name.into(), marker: marker.map(str::to_owned) };
+        match self.call(cx, call).await? {
+            Answer::Targets(page) => Ok(page),
+            other => Err(wrong_answer(&other)),
+        }
+    }
+}
+
+/// A backend that answered with the wrong kind: a host bug, said as such.
+fn wrong_answer(answer: &Answer) -> AwsError {
+    AwsError::Other(format!("the host's backend gave the wrong kind of answer ({answer:?})"))
 }
 
 /// One page of `ListTargetsForPolicy`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct TargetsPage {
+    /// The targets on this page.
     pub targets: Vec<String>,
+    /// The marker of the next page; `None` on the last.
     pub next_marker: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_call_has_its_own_op_name() {
+        let calls = [
+            AwsCall::AttachPolicy { policy_name: "p".into(), target: "t".into() },
+            AwsCall::ListUsers { user_pool_id: "u".into(), filter: "f".into() },
+            AwsCall::UpdateAttributes { user_pool_id: "u".into(), username: "n".into(), attributes: vec![] },
+            AwsCall::DetachPolicy { policy_name: "p".into(), target: "t".into() },
+            AwsCall::DeleteAttributes { user_pool_id: "u".into(), username: "n".into(), names: vec!["a".into()] },
+            AwsCall::ListTargetsForPolicy { policy_name: "p".into(), marker: Some("m".into()) },
+        ];
+        let ops: Vec<&str> = calls.iter().map(AwsCall::op).collect();
+        assert_eq!(ops, OPS);
+        assert_eq!(calls[4].args(), ["u", "n", "a"]);
+        assert_eq!(calls[5].args(), ["p", "m"]);
+    }
+
+    #[test]
+    fn the_node_host_names_the_same_operations() {
+        let node = include_str!("../../../node/src/operations.mjs");
+        let named: Vec<&str> = node.split("op: '").skip(1).filter_map(|rest| rest.split('\'').next()).collect();
+        assert_eq!(named, OPS, "node/src/operations.mjs");
+    }
 }

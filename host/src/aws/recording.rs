@@ -6,24 +6,28 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::{Attribute, Aws, AwsError, CallContext, TargetsPage};
+use super::{Answer, Aws, AwsCall, AwsError, CallContext};
 
 /// One call, as fixtures write it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Call {
+    /// [`AwsCall::op`].
     pub op: String,
+    /// [`AwsCall::args`].
     pub args: Vec<String>,
     /// `ok`, or the WIT error case.
     pub result: String,
 }
 
+/// The recording layer.
 pub struct Recording {
     inner: Arc<dyn Aws>,
     calls: Mutex<Vec<Call>>,
 }
 
 impl Recording {
+    /// Records every call to `inner`.
     pub fn new(inner: Arc<dyn Aws>) -> Self {
         Self { inner, calls: Mutex::default() }
     }
@@ -32,71 +36,15 @@ impl Recording {
     pub fn take(&self) -> Vec<Call> {
         std::mem::take(&mut self.calls.lock().unwrap_or_else(|p| p.into_inner()))
     }
-
-    fn record<T>(&self, op: &str, args: Vec<String>, result: &Result<T, AwsError>) {
-        let result = result.as_ref().map_or_else(AwsError::kind, |_| "ok").to_owned();
-        self.calls.lock().unwrap_or_else(|p| p.into_inner()).push(Call { op: op.to_owned(), args, result });
-    }
 }
 
 #[async_trait]
 impl Aws for Recording {
-    async fn attach_policy(&self, cx: &CallContext, policy_name: &str, target: &str) -> Result<(), AwsError> {
-        let result = self.inner.attach_policy(cx, policy_name, target).await;
-        self.record("attach-policy", vec![policy_name.into(), target.into()], &result);
-        result
-    }
-
-    async fn list_users(&self, cx: &CallContext, user_pool_id: &str, filter: &str) -> Result<Vec<String>, AwsError> {
-        let result = self.inner.list_users(cx, user_pool_id, filter).await;
-        self.record("list-users", vec![user_pool_id.into(), filter.into()], &result);
-        result
-    }
-
-    async fn update_attributes(
-        &self,
-        cx: &CallContext,
-        user_pool_id: &str,
-        username: &str,
-        attributes: &[Attribute],
-    ) -> Result<(), AwsError> {
-        let result = self.inner.update_attributes(cx, user_pool_id, username, attributes).await;
-        let mut args = vec![user_pool_id.to_owned(), username.to_owned()];
-        args.extend(attributes.iter().map(|a| format!("{}={}", a.name, a.value)));
-        self.record("update-attributes", args, &result);
-        result
-    }
-
-    async fn detach_policy(&self, cx: &CallContext, policy_name: &str, target: &str) -> Result<(), AwsError> {
-        let result = self.inner.detach_policy(cx, policy_name, target).await;
-        self.record("detach-policy", vec![policy_name.into(), target.into()], &result);
-        result
-    }
-
-    async fn delete_attributes(
-        &self,
-        cx: &CallContext,
-        user_pool_id: &str,
-        username: &str,
-        names: &[String],
-    ) -> Result<(), AwsError> {
-        let result = self.inner.delete_attributes(cx, user_pool_id, username, names).await;
-        let mut args = vec![user_pool_id.to_owned(), username.to_owned()];
-        args.extend(names.iter().cloned());
-        self.record("delete-attributes", args, &result);
-        result
-    }
-
-    async fn list_targets_for_policy(
-        &self,
-        cx: &CallContext,
-        policy_name: &str,
-        marker: Option<&str>,
-    ) -> Result<TargetsPage, AwsError> {
-        let result = self.inner.list_targets_for_policy(cx, policy_name, marker).await;
-        let mut args = vec![policy_name.to_owned()];
-        args.extend(marker.map(str::to_owned));
-        self.record("list-targets-for-policy", args, &result);
+    async fn call(&self, cx: &CallContext, call: AwsCall) -> Result<Answer, AwsError> {
+        let (op, args) = (call.op().to_owned(), call.args());
+        let result = self.inner.call(cx, call).await;
+        let outcome = result.as_ref().map_or_else(AwsError::kind, |_| "ok").to_owned();
+        self.calls.lock().unwrap_or_else(|p| p.into_inner()).push(Call { op, args, result: outcome });
         result
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::{Attribute, Aws, AwsError, CallContext, TargetsPage};
+use super::{Answer, Attribute, Aws, AwsCall, AwsError, CallContext, OPS, TargetsPage};
 
 /// The account's contents, as JSON (see `examples/account.json`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -61,7 +61,10 @@ fn yes() -> bool {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Fault {
-    pub op: Op,
+    /// An [`AwsCall::op`] name, such as `attach-policy`.
+    #[serde(deserialize_with = "op_name")]
+    pub op: String,
+    /// Only the `call`-th call of `op`, counted from 1; every one when unset.
     #[serde(default)]
     pub call: Option<std::num::NonZeroU32>,
     /// The WIT error case and its message: `{"throttled": "Rate exceeded"}`.
@@ -69,23 +72,19 @@ pub struct Fault {
     pub error: AwsError,
 }
 
-/// An import of the WIT's `aws` interface, by its WIT name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Op {
-    AttachPolicy,
-    ListUsers,
-    UpdateAttributes,
-    DetachPolicy,
-    DeleteAttributes,
-    /// Not a WIT import: the host's own, for draining a policy.
-    ListTargetsForPolicy,
-}
-
 /// AWS IoT attaches at most this many policies to one Cognito identity.
 pub const POLICIES_PER_IDENTITY: usize = 10;
 /// The simulated `ListTargetsForPolicy`'s page size.
 const PAGE_SIZE: usize = 250;
+
+fn op_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    use serde::de::Error;
+    let name = String::deserialize(d)?;
+    match OPS.contains(&name.as_str()) {
+        true => Ok(name),
+        false => Err(D::Error::custom(format!("`{name}` is not an operation; one of {}", OPS.join(", ")))),
+    }
+}
 
 fn wit_error<'de, D: serde::Deserializer<'de>>(d: D) -> Result<AwsError, D::Error> {
     use serde::de::Error;
@@ -99,7 +98,7 @@ fn wit_error<'de, D: serde::Deserializer<'de>>(d: D) -> Result<AwsError, D::Erro
 }
 
 pub struct SimulatedAccount {
-    state: Mutex<(AccountState, BTreeMap<Op, u32>)>,
+    state: Mutex<(AccountState, BTreeMap<&'static str, u32>)>,
 }
 
 impl SimulatedAccount {
@@ -112,13 +111,17 @@ impl SimulatedAccount {
         self.lock().0.clone()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, (AccountState, BTreeMap<Op, u32>)> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (AccountState, BTreeMap<&'static str, u32>)> {
         // A panic elsewhere cannot leave the maps half-written, so poison is moot.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Counts the call and runs `f` on the state, unless a fault says to fail.
-    fn call<R>(&self, op: Op, f: impl FnOnce(&mut AccountState) -> Result<R, AwsError>) -> Result<R, AwsError> {
+    fn run<R>(
+        &self,
+        op: &'static str,
+        f: impl FnOnce(&mut AccountState) -> Result<R, AwsError>,
+    ) -> Result<R, AwsError> {
         let mut guard = self.lock();
         let (state, counts) = &mut *guard;
         let n = counts.entry(op).or_default();
@@ -140,126 +143,125 @@ fn pool<'a>(state: &'a mut AccountState, id: &str) -> Result<&'a mut UserPool, A
 
 #[async_trait]
 impl Aws for SimulatedAccount {
-    async fn attach_policy(&self, _: &CallContext, policy_name: &str, target: &str) -> Result<(), AwsError> {
-        self.call(Op::AttachPolicy, |state| {
-            if !state.policies.iter().any(|p| p == policy_name) {
-                return Err(AwsError::NotFound("ResourceNotFoundException: Policy not found".into()));
+    async fn call(&self, _: &CallContext, call: AwsCall) -> Result<Answer, AwsError> {
+        self.run(call.op(), |state| match &call {
+            AwsCall::AttachPolicy { policy_name, target } => attach_policy(state, policy_name, target),
+            AwsCall::ListUsers { user_pool_id, filter } => list_users(state, user_pool_id, filter).map(Answer::Users),
+            AwsCall::UpdateAttributes { user_pool_id, username, attributes } => {
+                update_attributes(state, user_pool_id, username, attributes)
             }
-            let already = state.attachments.get(policy_name).is_some_and(|t| t.contains(target));
-            let count = state.attachments.values().filter(|t| t.contains(target)).count();
-            if !already && count >= POLICIES_PER_IDENTITY {
-                return Err(AwsError::LimitExceeded(format!(
-                    "LimitExceededException: The target {target} has reached the limit of {POLICIES_PER_IDENTITY} policies"
-                )));
+            AwsCall::DetachPolicy { policy_name, target } => detach_policy(state, policy_name, target),
+            AwsCall::DeleteAttributes { user_pool_id, username, names } => {
+                delete_attributes(state, user_pool_id, username, names)
             }
-            state.attachments.entry(policy_name.to_owned()).or_default().insert(target.to_owned());
-            Ok(())
+            AwsCall::ListTargetsForPolicy { policy_name, marker } => {
+                list_targets_for_policy(state, policy_name, marker.as_deref()).map(Answer::Targets)
+            }
         })
     }
+}
 
-    async fn list_users(&self, _: &CallContext, user_pool_id: &str, filter: &str) -> Result<Vec<String>, AwsError> {
-        self.call(Op::ListUsers, |state| {
-            let pool = pool(state, user_pool_id)?;
-            let (name, value) = parse_filter(filter).ok_or_else(|| {
-                AwsError::InvalidRequest("InvalidParameterException: Error while parsing filter.".into())
-            })?;
-            Ok(pool
-                .users
-                .iter()
-                .filter(|u| match name {
-                    "sub" => u.sub == value,
-                    "username" => u.username == value,
-                    other => u.attributes.get(other).is_some_and(|v| v == value),
-                })
-                .map(|u| u.username.clone())
-                .collect())
-        })
+fn policy_exists(state: &AccountState, policy_name: &str) -> Result<(), AwsError> {
+    match state.policies.iter().any(|p| p == policy_name) {
+        true => Ok(()),
+        false => Err(AwsError::NotFound("ResourceNotFoundException: Policy not found".into())),
     }
+}
 
-    async fn update_attributes(
-        &self,
-        _: &CallContext,
-        user_pool_id: &str,
-        username: &str,
-        attributes: &[Attribute],
-    ) -> Result<(), AwsError> {
-        self.call(Op::UpdateAttributes, |state| {
-            let pool = pool(state, user_pool_id)?;
-            if let Some(a) = attributes.iter().find(|a| !pool.custom_attributes.contains(&a.name)) {
-                return Err(AwsError::InvalidRequest(format!(
-                    "InvalidParameterException: Attribute does not exist in the schema: {}",
-                    a.name
-                )));
-            }
-            let user = user(pool, username)?;
-            for a in attributes {
-                user.attributes.insert(a.name.clone(), a.value.clone());
-            }
-            Ok(())
-        })
+fn attach_policy(state: &mut AccountState, policy_name: &str, target: &str) -> Result<Answer, AwsError> {
+    policy_exists(state, policy_name)?;
+    let already = state.attachments.get(policy_name).is_some_and(|t| t.contains(target));
+    let count = state.attachments.values().filter(|t| t.contains(target)).count();
+    if !already && count >= POLICIES_PER_IDENTITY {
+        return Err(AwsError::LimitExceeded(format!(
+            "LimitExceededException: The target {target} has reached the limit of {POLICIES_PER_IDENTITY} policies"
+        )));
     }
+    state.attachments.entry(policy_name.to_owned()).or_default().insert(target.to_owned());
+    Ok(Answer::Done)
+}
 
-    async fn detach_policy(&self, _: &CallContext, policy_name: &str, target: &str) -> Result<(), AwsError> {
-        self.call(Op::DetachPolicy, |state| {
-            if !state.policies.iter().any(|p| p == policy_name) {
-                return Err(AwsError::NotFound("ResourceNotFoundException: Policy not found".into()));
-            }
-            if let Some(targets) = state.attachments.get_mut(policy_name) {
-                targets.remove(target);
-                if targets.is_empty() {
-                    state.attachments.remove(policy_name);
-                }
-            }
-            Ok(())
+fn list_users(state: &mut AccountState, user_pool_id: &str, filter: &str) -> Result<Vec<String>, AwsError> {
+    let pool = pool(state, user_pool_id)?;
+    let (name, value) = parse_filter(filter)
+        .ok_or_else(|| AwsError::InvalidRequest("InvalidParameterException: Error while parsing filter.".into()))?;
+    Ok(pool
+        .users
+        .iter()
+        .filter(|u| match name {
+            "sub" => u.sub == value,
+            "username" => u.username == value,
+            other => u.attributes.get(other).is_some_and(|v| v == value),
         })
-    }
+        .map(|u| u.username.clone())
+        .collect())
+}
 
-    async fn delete_attributes(
-        &self,
-        _: &CallContext,
-        user_pool_id: &str,
-        username: &str,
-        names: &[String],
-    ) -> Result<(), AwsError> {
-        self.call(Op::DeleteAttributes, |state| {
-            let pool = pool(state, user_pool_id)?;
-            if let Some(name) = names.iter().find(|n| !pool.custom_attributes.contains(n)) {
-                return Err(AwsError::InvalidRequest(format!(
-                    "InvalidParameterException: Attribute does not exist in the schema: {name}"
-                )));
-            }
-            let user = user(pool, username)?;
-            // As AWS: removing an attribute the user does not have is not an error.
-            for name in names {
-                user.attributes.remove(name);
-            }
-            Ok(())
-        })
+fn update_attributes(
+    state: &mut AccountState,
+    user_pool_id: &str,
+    username: &str,
+    attributes: &[Attribute],
+) -> Result<Answer, AwsError> {
+    let pool = pool(state, user_pool_id)?;
+    if let Some(a) = attributes.iter().find(|a| !pool.custom_attributes.contains(&a.name)) {
+        return Err(AwsError::InvalidRequest(format!(
+            "InvalidParameterException: Attribute does not exist in the schema: {}",
+            a.name
+        )));
     }
+    let user = user(pool, username)?;
+    for a in attributes {
+        user.attributes.insert(a.name.clone(), a.value.clone());
+    }
+    Ok(Answer::Done)
+}
 
-    async fn list_targets_for_policy(
-        &self,
-        _: &CallContext,
-        policy_name: &str,
-        marker: Option<&str>,
-    ) -> Result<TargetsPage, AwsError> {
-        self.call(Op::ListTargetsForPolicy, |state| {
-            if !state.policies.iter().any(|p| p == policy_name) {
-                return Err(AwsError::NotFound("ResourceNotFoundException: Policy not found".into()));
-            }
-            let start: usize = match marker {
-                Some(m) => {
-                    m.parse().map_err(|_| AwsError::InvalidRequest("InvalidRequestException: bad marker".into()))?
-                }
-                None => 0,
-            };
-            let all =
-                state.attachments.get(policy_name).map(|t| t.iter().cloned().collect::<Vec<_>>()).unwrap_or_default();
-            let targets: Vec<String> = all.iter().skip(start).take(PAGE_SIZE).cloned().collect();
-            let next = start + targets.len();
-            Ok(TargetsPage { targets, next_marker: (next < all.len()).then(|| next.to_string()) })
-        })
+fn detach_policy(state: &mut AccountState, policy_name: &str, target: &str) -> Result<Answer, AwsError> {
+    policy_exists(state, policy_name)?;
+    if let Some(targets) = state.attachments.get_mut(policy_name) {
+        targets.remove(target);
+        if targets.is_empty() {
+            state.attachments.remove(policy_name);
+        }
     }
+    Ok(Answer::Done)
+}
+
+fn delete_attributes(
+    state: &mut AccountState,
+    user_pool_id: &str,
+    username: &str,
+    names: &[String],
+) -> Result<Answer, AwsError> {
+    let pool = pool(state, user_pool_id)?;
+    if let Some(name) = names.iter().find(|n| !pool.custom_attributes.contains(n)) {
+        return Err(AwsError::InvalidRequest(format!(
+            "InvalidParameterException: Attribute does not exist in the schema: {name}"
+        )));
+    }
+    let user = user(pool, username)?;
+    // As AWS: removing an attribute the user does not have is not an error.
+    for name in names {
+        user.attributes.remove(name);
+    }
+    Ok(Answer::Done)
+}
+
+fn list_targets_for_policy(
+    state: &mut AccountState,
+    policy_name: &str,
+    marker: Option<&str>,
+) -> Result<TargetsPage, AwsError> {
+    policy_exists(state, policy_name)?;
+    let start: usize = match marker {
+        Some(m) => m.parse().map_err(|_| AwsError::InvalidRequest("InvalidRequestException: bad marker".into()))?,
+        None => 0,
+    };
+    let all = state.attachments.get(policy_name).map(|t| t.iter().cloned().collect::<Vec<_>>()).unwrap_or_default();
+    let targets: Vec<String> = all.iter().skip(start).take(PAGE_SIZE).cloned().collect();
+    let next = start + targets.len();
+    Ok(TargetsPage { targets, next_marker: (next < all.len()).then(|| next.to_string()) })
 }
 
 /// The user Cognito finds by `username`: its username, or a local user's sub.

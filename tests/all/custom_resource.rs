@@ -1,8 +1,6 @@
 //! The stack's custom resource against moto, driven by CloudFormation-shaped
 //! events through `invoke`, with a loopback server as the `ResponseURL`.
 
-mod support;
-
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;

@@ -2,8 +2,6 @@
 //! real one cannot be told to do on cue: a trace header on one invocation
 //! and none on the next. A capturing AWS endpoint sees what goes out.
 
-mod support;
-
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -83,7 +81,10 @@ async fn capturing_aws(seen: Arc<Mutex<Seen>>) -> String {
                         let invocation = seen.responses.len();
                         seen.aws.push((invocation, trace));
                     }
-                    let _ = socket.write_all(&http(200, "content-type: application/json\r\n", b"{}")).await;
+                    // Enough for every call: a listing of no targets, and
+                    // nothing else reads the body.
+                    let body = br#"{"targets":[]}"#;
+                    let _ = socket.write_all(&http(200, "content-type: application/json\r\n", body)).await;
                 }
             });
         }
@@ -108,9 +109,13 @@ async fn two_invocations(second: &[u8]) -> (Arc<Mutex<Seen>>, String, String) {
 }
 
 async fn until_both_answered(seen: &Mutex<Seen>) {
+    until_answered(seen, 2).await;
+}
+
+async fn until_answered(seen: &Mutex<Seen>, invocations: usize) {
     let started = std::time::Instant::now();
-    while seen.lock().unwrap().responses.len() < 2 {
-        assert!(started.elapsed() < Duration::from_secs(30), "the two invocations did not complete");
+    while seen.lock().unwrap().responses.len() < invocations {
+        assert!(started.elapsed() < Duration::from_secs(30), "the {invocations} invocations did not complete");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -185,6 +190,55 @@ async fn under_lambda_json_every_line_is_lambdas_schema() {
     assert!(one.iter().all(|l| l["traceId"] == TRACE), "{one:?}");
     assert!(two.iter().all(|l| l.get("traceId").is_none()), "{two:?}");
     assert!(!stderr.contains("JsonLogsSecret"));
+}
+
+/// Every line of every invocation carries its request ID: the guest's, the
+/// custom resource's, and the drain's (which runs in the invocation's task).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_line_of_every_kind_of_invocation_names_its_request() {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let aws = capturing_aws(seen.clone()).await;
+    let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() + 60_000;
+    let head = |id: &str| format!("Lambda-Runtime-Aws-Request-Id: {id}\r\nLambda-Runtime-Deadline-Ms: {deadline}\r\n");
+    let custom_resource = |kind: &str| {
+        serde_json::json!({
+            "RequestType": kind, "ResponseURL": format!("{aws}/cfn-answer"), "StackId": "stack", "RequestId": kind,
+            "LogicalResourceId": "PolicyTargetsDrain", "PhysicalResourceId": "drain",
+            "ResourceProperties": {"PolicyName": support::backends::EXAMPLE_POLICY}
+        })
+        .to_string()
+        .into_bytes()
+    };
+    let events = vec![
+        (head("guest"), EXAMPLE_EVENT.as_bytes().to_vec()),
+        (head("create"), custom_resource("Create")),
+        (head("delete"), custom_resource("Delete")),
+    ];
+    let api = runtime_api(events, seen.clone()).await;
+    let mut child = bootstrap(
+        &api,
+        &aws,
+        &[
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+            ("ATTACH_IOT_POLICY_PRECONNECT", "off"),
+            ("CFN_RESPONSE_URL_ALLOWED_ORIGIN", &aws),
+        ],
+    );
+    until_answered(&seen, 3).await;
+    child.kill().unwrap();
+    let stderr = String::from_utf8(child.wait_with_output().unwrap().stderr).unwrap();
+    let lines: Vec<serde_json::Value> =
+        stderr.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect();
+    let first = lines.iter().position(|l| l["message"] == "invocation").expect("an invocation line");
+    for line in &lines[first..] {
+        assert!(["guest", "create", "delete"].contains(&line["requestId"].as_str().unwrap_or_default()), "{line}");
+    }
+    let of = |id: &str, message: &str| lines.iter().any(|l| l["requestId"] == id && l["message"] == message);
+    assert!(of("guest", "import call"), "the guest's calls: {stderr}");
+    assert!(of("create", "custom resource request") && of("create", "answered CloudFormation"), "{stderr}");
+    assert!(of("delete", "listed the policy's targets") && of("delete", "answered CloudFormation"), "{stderr}");
+    let responses = &seen.lock().unwrap().responses;
+    assert!(responses.iter().all(|r| r.contains("\"statusCode\":200")), "{responses:?}");
 }
 
 /// The bootstrap, with only `env` on top of a working configuration.

@@ -1,8 +1,6 @@
 //! Retries, timeouts and deadlines, against a loopback server that misbehaves
 //! on cue: what no real AWS emulator can do.
 
-mod support;
-
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

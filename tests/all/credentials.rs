@@ -2,8 +2,6 @@
 //! with no credentials in the environment, `invoke` finds them as the AWS
 //! SDKs do, and no secret reaches its output.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;

@@ -2,8 +2,6 @@
 //! and independent Lambda Runtime API, against moto. `make test` builds the
 //! package and runs these; a plain `cargo test` lists them as ignored.
 
-mod support;
-
 use std::path::Path;
 use std::process::Command;
 

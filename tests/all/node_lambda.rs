@@ -3,8 +3,6 @@
 //! packages, Rust and Node, on the same events, giving the same answers and
 //! leaving the same state.
 
-mod support;
-
 use std::path::Path;
 use std::process::Command;
 

@@ -2,8 +2,6 @@
 //! (issue 14), one section per finding, and the largest events the host
 //! admits. Each failed on the code before its fix.
 
-mod support;
-
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;

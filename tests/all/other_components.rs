@@ -3,8 +3,6 @@
 //! world. The components here are written by hand in the WebAssembly text
 //! format (`tests/components/*.wat`), not this project's guest.
 
-mod support;
-
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;

@@ -4,15 +4,13 @@
 //! unknown CA, an expired one and one for another host are each refused with
 //! a clear error, after one attempt.
 
-mod support;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use attach_iot_policy::aws::client::{AwsClient, SetupError};
 use attach_iot_policy::aws::retry::RetryPolicy;
-use attach_iot_policy::aws::{Aws, AwsError, CallContext};
+use attach_iot_policy::aws::{Aws, AwsCall, AwsError, CallContext};
 use attach_iot_policy::function::Function;
 use attach_iot_policy::limits::Limits;
 use attach_iot_policy::runner::{self, Invocation, Runner};
@@ -64,7 +62,7 @@ fn client(url: &str, ca_bundle: Option<&std::path::Path>) -> Result<AwsClient, S
 }
 
 fn cx() -> CallContext {
-    CallContext { deadline: runner::deadline_in(Duration::from_secs(10)), trace_id: None }
+    CallContext::until(runner::deadline_in(Duration::from_secs(10)))
 }
 
 #[tokio::test]
@@ -104,8 +102,11 @@ async fn refused_certificates_say_why_and_are_not_retried() {
     for (reason, config) in cases {
         let (url, connections) = tls_aws(config).await;
         let client = client(&url, Some(&ca.pem_file)).unwrap();
-        let error =
-            client.attach_policy(&cx(), "p", "us-west-2:d625c9c7-9a79-483c-bb4a-0123456789ab").await.unwrap_err();
+        let call = AwsCall::AttachPolicy {
+            policy_name: "p".into(),
+            target: "us-west-2:d625c9c7-9a79-483c-bb4a-0123456789ab".into(),
+        };
+        let error = client.call(&cx(), call).await.unwrap_err();
         let AwsError::Other(message) = &error else { panic!("{reason}: {error:?}") };
         assert!(message.starts_with("TLS: invalid peer certificate"), "{reason}: {message}");
         assert!(message.contains(reason), "{reason}: {message}");

@@ -1,7 +1,5 @@
 //! The host around the component: limits, isolation, and what never leaks.
 
-mod support;
-
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,6 +12,7 @@ use attach_iot_policy::runner::{self, Invocation, Outcome, Runner};
 use proptest::prelude::*;
 use serde_json::Value;
 use support::backends::{self, EXAMPLE_EVENT, example_account, example_config};
+use tracing::Instrument as _;
 
 fn invocation() -> Invocation {
     Invocation {
@@ -33,7 +32,9 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 fn invoke_with(runner: &Arc<Runner>, event: &[u8], aws: Arc<dyn attach_iot_policy::aws::Aws>) -> (Outcome, Vec<Call>) {
     let recording = Arc::new(Recording::new(aws));
     let function = Function::new(runner.clone(), Arc::new(example_config()), recording.clone());
-    let outcome = block_on(function.invoke(event, &invocation()));
+    // In the invocation's span, as the entry points (Lambda, `invoke`) run it.
+    let invocation = invocation();
+    let outcome = block_on(function.invoke(event, &invocation).instrument(invocation.span()));
     (outcome, recording.take())
 }
 

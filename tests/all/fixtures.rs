@@ -4,8 +4,6 @@
 //! and the import calls the guest must make, in order. Other hosts run the
 //! same files.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

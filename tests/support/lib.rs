@@ -1,7 +1,6 @@
 //! What the tests and the bench share: the example configuration, fake AWS
-//! backends, loopback HTTP helpers, and the tools the slow tests need.
-// Each test binary uses a different part of it.
-#![allow(dead_code)]
+//! backends, loopback HTTP helpers, and the tools the slow tests need. A
+//! library of its own, so that it is compiled once, for both.
 
 pub mod backends;
 pub mod components;
@@ -14,7 +13,17 @@ use std::path::{Path, PathBuf};
 
 /// The workspace root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The `attach-iot-policy` binary that cargo built beside the running test
+/// or bench (`target/<profile>/deps/<test>` → `target/<profile>/`).
+pub fn cli() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let dir = exe.parent().and_then(Path::parent).expect("the test binary is in target/<profile>/deps");
+    let cli = dir.join(format!("attach-iot-policy{}", std::env::consts::EXE_SUFFIX));
+    assert!(cli.exists(), "{} is missing: cargo builds it for the host's tests and bench", cli.display());
+    cli
 }
 
 /// A tool that `make test` installs, or a panic that says how to get it.

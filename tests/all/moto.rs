@@ -2,8 +2,6 @@
 //! with signature and IAM checking on. `make test` installs moto in `.venv`
 //! and runs these; a plain `cargo test` lists them as ignored.
 
-mod support;
-
 use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};

@@ -1,0 +1,20 @@
+// The AWS operations, in one place: for each function jco gives the guest's
+// imports (and the host's own listTargetsForPolicy), the operation's name as
+// the logs, the recordings and the fixtures write it (the Rust host's
+// `AwsCall::op`, checked against this file by its tests), the AWS API action,
+// and its arguments as the fixtures list them.
+export const OPERATIONS = {
+  attachPolicy: { op: 'attach-policy', action: 'AttachPolicy', args: (p, t) => [p, t] },
+  listUsers: { op: 'list-users', action: 'ListUsers', args: (u, f) => [u, f] },
+  updateAttributes: {
+    op: 'update-attributes',
+    action: 'AdminUpdateUserAttributes',
+    args: (u, n, attrs) => [u, n, ...attrs.map((a) => `${a.name}=${a.value}`)],
+  },
+  detachPolicy: { op: 'detach-policy', action: 'DetachPolicy', args: (p, t) => [p, t] },
+  deleteAttributes: { op: 'delete-attributes', action: 'AdminDeleteUserAttributes', args: (u, n, names) => [u, n, ...names] },
+  listTargetsForPolicy: { op: 'list-targets-for-policy', action: 'ListTargetsForPolicy', args: (p, m) => (m ? [p, m] : [p]) },
+};
+
+/** The WIT imports: every operation but the host's own listTargetsForPolicy. */
+export const IMPORTS = Object.keys(OPERATIONS).filter((name) => name !== 'listTargetsForPolicy');
