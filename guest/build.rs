@@ -7,7 +7,7 @@
 //! - The guest is `no_std`, so nothing links the C library that std brings;
 //!   `malloc` (see `src/allocator.rs`), `memcmp` and friends come from
 //!   wasi-libc's `libc.a`, shipped with the target. None of them imports
-//!   anything from WASI (`tests/component.rs` checks the component's imports).
+//!   anything from WASI (`tests/all/component.rs` checks the component's imports).
 
 fn main() {
     if std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("wasm32") {

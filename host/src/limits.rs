@@ -29,7 +29,7 @@ impl Default for Limits {
 /// `event_bytes`: the event copied in; serde_json's unescaping of its largest
 /// string (a scratch buffer that grows by doubling, then the string), which
 /// with the parsed fields stays under three times the event; and 2 MiB for the
-/// guest's stack, data and allocator. `tests/component.rs` measures the peak
+/// guest's stack, data and allocator. `tests/all/component.rs` measures the peak
 /// on the worst events of each shape against this bound.
 pub fn memory_needed(event_bytes: usize) -> usize {
     event_bytes.saturating_mul(4).saturating_add(2 << 20)

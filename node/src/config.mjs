@@ -117,6 +117,25 @@ function positive(env, variable, fallback, max) {
   return n;
 }
 
+/** AWS IoT's default quota for DetachPolicy, a second. */
+const DEFAULT_DETACH_RATE = 15;
+
+/** `CFN_RESPONSE_URL_ALLOWED_ORIGIN`: one http(s) origin and nothing more, as the Rust host takes it. */
+function responseOrigin(env) {
+  const raw = (env.CFN_RESPONSE_URL_ALLOWED_ORIGIN ?? '').trim().replace(/\/$/, '');
+  if (raw === '') return undefined;
+  let url;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (!url || !['http:', 'https:'].includes(url.protocol) || url.origin !== raw) {
+    throw new ConfigError('CFN_RESPONSE_URL_ALLOWED_ORIGIN', 'must be one http:// or https:// origin, such as http://127.0.0.1:8080');
+  }
+  return raw;
+}
+
 /** What the Node host itself needs, beside the guest's configuration. */
 export function settingsFrom(env) {
   const level = (env.AWS_LAMBDA_LOG_LEVEL ?? '').trim().toUpperCase();
@@ -135,7 +154,14 @@ export function settingsFrom(env) {
   if (!isRegion(region)) throw new ConfigError('AWS_REGION', 'is not an AWS region name');
   const metrics = (env.ATTACH_IOT_POLICY_METRICS ?? '').trim().toLowerCase();
   if (!['', 'on', 'off'].includes(metrics)) throw new ConfigError('ATTACH_IOT_POLICY_METRICS', 'must be on or off');
+  const rateText = (env.DETACH_RATE ?? '').trim();
+  const detachRate = rateText === '' ? DEFAULT_DETACH_RATE : Number(rateText);
+  if (!(detachRate > 0 && detachRate <= 1000)) {
+    throw new ConfigError('DETACH_RATE', 'must be a number of detaches a second, more than 0 and at most 1000');
+  }
   return {
+    detachRate,
+    responseOrigin: responseOrigin(env),
     metrics: metrics !== 'off',
     functionName: env.AWS_LAMBDA_FUNCTION_NAME || 'local',
     logLevel: levels[level],

@@ -12,14 +12,14 @@ const STOP_STARTING_MS = 10_000;
 const ANSWER_TIME_MS = 4_000;
 const ANSWER_TRY_MS = 10_000;
 const MAX_REASON = 1000;
-const DEFAULT_RATE = 15;
 
 /** Whether `event` is CloudFormation's custom resource request. */
 export function isCustomResource(event) {
   return event !== null && typeof event === 'object' && 'RequestType' in event && 'ResponseURL' in event && 'StackId' in event;
 }
 
-export function allowedResponseUrl(url, env) {
+/** AWS's presigned URLs, or the one origin the settings allow (checked at init). */
+export function allowedResponseUrl(url, responseOrigin) {
   let parsed;
   try {
     parsed = new URL(url);
@@ -27,8 +27,7 @@ export function allowedResponseUrl(url, env) {
     return false;
   }
   const aws = parsed.protocol === 'https:' && (parsed.hostname.endsWith('.amazonaws.com') || parsed.hostname.endsWith('.amazonaws.com.cn'));
-  const extra = env.CFN_RESPONSE_URL_ALLOWED_ORIGIN?.trim().replace(/\/$/, '');
-  return aws || (!!extra && parsed.origin === extra);
+  return aws || (!!responseOrigin && parsed.origin === responseOrigin);
 }
 
 /**
@@ -72,14 +71,13 @@ export async function drain(aws, policy, rate, until, remainingMs) {
   return summary;
 }
 
-async function decide(event, { aws, config, env, remainingMs }) {
+async function decide(event, { aws, config, settings, remainingMs }) {
   const policy = String(event.ResourceProperties?.PolicyName ?? '').trim();
   if (event.RequestType === 'Create' || event.RequestType === 'Update') return ['SUCCESS', 'nothing to do until the stack is deleted', {}];
   if (event.RequestType !== 'Delete') return ['FAILED', `unknown RequestType ${JSON.stringify(event.RequestType)}`, {}];
   if (!policy) return ['SUCCESS', 'no policy to detach', {}];
   if (!config.policyNames.includes(policy)) return ['FAILED', `${policy} is not one of the function's IOT_POLICY_NAME policies`, {}];
-  const rate = env.DETACH_RATE?.trim() ? Number(env.DETACH_RATE) : DEFAULT_RATE;
-  if (!(rate > 0 && rate <= 1000)) return ['FAILED', 'DETACH_RATE must be a number of detaches a second, up to 1000', {}];
+  const rate = settings.detachRate;
   const resume = `run \`attach-iot-policy detach-all --policy ${policy}\`, then delete the stack again`;
   let summary;
   try {
@@ -103,12 +101,12 @@ async function decide(event, { aws, config, env, remainingMs }) {
 
 /** Serves one request and answers CloudFormation; returns the invocation's own result. */
 export async function serveCustomResource(event, cognitoIdentity, deps) {
-  const { env, log, remainingMs } = deps;
+  const { settings, log, remainingMs } = deps;
   if (cognitoIdentity) {
     log('warn', 'refused a custom resource request from a Cognito identity');
     return { statusCode: 403, body: JSON.stringify({ error: 'forbidden', message: 'a Cognito identity may not send custom resource requests' }) };
   }
-  if (!allowedResponseUrl(event.ResponseURL, env)) {
+  if (!allowedResponseUrl(event.ResponseURL, settings.responseOrigin)) {
     log('error', 'the ResponseURL is not an https URL of AWS; no answer is sent');
     return { statusCode: 400, body: JSON.stringify({ error: 'invalid-event', message: 'the ResponseURL is not an https URL of AWS' }) };
   }

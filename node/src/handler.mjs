@@ -281,7 +281,7 @@ export async function createHandler({ env = process.env, aws, config, guestDir =
       : undefined;
     if (isCustomResource(event)) {
       // The host's own, as in the Rust host: never the component's.
-      const deps = { aws: backend, config: cfg, env, log, remainingMs: remaining(context, log) };
+      const deps = { aws: backend, config: cfg, settings, log, remainingMs: remaining(context, log) };
       const answer = await serveCustomResource(event, cognitoIdentity, deps);
       return { ...answer, headers: { 'Content-Type': 'application/json' } };
     }

@@ -329,6 +329,37 @@ fn bad_settings_the_program_once_took_now_stop_it() {
     }
 }
 
+/// Every command reads every setting at start, so a bad one stops it even
+/// where the command would not use it (the drain's rate, say, in `invoke`).
+#[test]
+fn a_bad_setting_stops_every_command_naming_the_variable() {
+    let commands: [&[&str]; 4] = [
+        &["invoke", "--simulate", "--event", "examples/event-rest.json"],
+        &["detach-all", "--policy", "p", "--dry-run"],
+        &["call", "--url", "http://127.0.0.1:9/prod/attachIoTPolicy", "--region", "us-east-1"],
+        &["precompile", "--out", "/dev/null"],
+    ];
+    for (variable, value) in
+        [("DETACH_RATE", "fast"), ("DETACH_RATE", "0"), ("CFN_RESPONSE_URL_ALLOWED_ORIGIN", "null")]
+    {
+        for args in commands {
+            let out = Command::new(env!("CARGO_BIN_EXE_attach-iot-policy"))
+                .args(args)
+                .current_dir(root())
+                .env_clear()
+                .env("IOT_POLICY_NAME", EXAMPLE_POLICY)
+                .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+                .env(variable, value)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success(), "{args:?} with {variable}={value}");
+            assert!(stderr.contains(&format!("attach-iot-policy: {variable}: ")), "{args:?}: {stderr}");
+            assert!(out.stdout.is_empty(), "{args:?}: {variable}={value} printed a result");
+        }
+    }
+}
+
 #[test]
 fn a_long_allowlist_is_read_whole_and_deduplicated() {
     // 200,000 user pool IDs, half of them repeats. `make bench` shows the

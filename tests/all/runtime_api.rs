@@ -241,6 +241,28 @@ async fn every_line_of_every_kind_of_invocation_names_its_request() {
     assert!(responses.iter().all(|r| r.contains("\"statusCode\":200")), "{responses:?}");
 }
 
+/// Under Lambda, a bad setting is an init error naming the variable, the
+/// drain's settings too: a function with a bad `DETACH_RATE` never starts,
+/// rather than failing when CloudFormation deletes the stack.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_setting_is_an_init_error_that_names_it() {
+    for (variable, value) in
+        [("DETACH_RATE", "fast"), ("CFN_RESPONSE_URL_ALLOWED_ORIGIN", "null"), ("GUEST_CPU_MS", "0")]
+    {
+        let (seen, aws, api) = two_invocations(EXAMPLE_EVENT.as_bytes()).await;
+        let child = bootstrap(&api, &aws, &[(variable, value)]);
+        let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+        assert!(!out.status.success(), "{variable}={value}: the bootstrap exits");
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.nexts, 0, "{variable}={value}: no invocation is asked for");
+        let [report] = &seen.responses[..] else { panic!("{variable}={value}: {:?}", seen.responses) };
+        let report: serde_json::Value = serde_json::from_str(report).unwrap();
+        assert_eq!(report["errorType"], "Runtime.InvalidConfiguration", "{report}");
+        let message = report["errorMessage"].as_str().unwrap();
+        assert!(message.starts_with(&format!("{variable}: ")), "{message}");
+    }
+}
+
 /// The bootstrap, with only `env` on top of a working configuration.
 fn bootstrap(api: &str, aws: &str, env: &[(&str, &str)]) -> std::process::Child {
     std::process::Command::new(env!("CARGO_BIN_EXE_attach-iot-policy"))

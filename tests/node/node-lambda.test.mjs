@@ -122,6 +122,11 @@ test('bad settings fail init with a message that names the variable', async () =
     [{ IOT_POLICY_NAME: 'p', AWS_LAMBDA_LOG_LEVEL: 'LOUD' }, 'AWS_LAMBDA_LOG_LEVEL'],
     [{ IOT_POLICY_NAME: 'p', AWS_RETRY_MODE: 'adaptive' }, 'AWS_RETRY_MODE'],
     [{ IOT_POLICY_NAME: 'p', AWS_REGION: 'Mars' }, 'AWS_REGION'],
+    // The drain's settings too: at init, not when the stack is deleted.
+    [{ IOT_POLICY_NAME: 'p', DETACH_RATE: 'fast' }, 'DETACH_RATE'],
+    [{ IOT_POLICY_NAME: 'p', DETACH_RATE: '0' }, 'DETACH_RATE'],
+    [{ IOT_POLICY_NAME: 'p', CFN_RESPONSE_URL_ALLOWED_ORIGIN: 'null' }, 'CFN_RESPONSE_URL_ALLOWED_ORIGIN'],
+    [{ IOT_POLICY_NAME: 'p', CFN_RESPONSE_URL_ALLOWED_ORIGIN: 'foo://x' }, 'CFN_RESPONSE_URL_ALLOWED_ORIGIN'],
   ]) {
     await assert.rejects(createHandler({ env: { AWS_REGION: 'us-east-1', ...vars }, aws: {}, guestDir }), (e) => {
       assert.ok(e.message.startsWith(variable), `${JSON.stringify(vars)}: ${e.message}`);
