@@ -34,34 +34,38 @@ pub fn check(config: &Config) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// A configuration that passes [`check`]: one policy, the default attribute,
+/// no allowlists, any origin. The unit tests' starting point.
+#[cfg(test)]
+pub(crate) fn example() -> Config {
+    use crate::prelude::*;
+    Config {
+        policy_names: vec!["p".into()],
+        attribute_name: "custom:iotPolicyIsAttached".into(),
+        allowed_identity_pool_ids: vec![],
+        allowed_user_pool_ids: vec![],
+        cors_allow_origin: "*".into(),
+        attribute_value: Default::default(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::prelude::*;
 
-    fn good() -> Config {
-        Config {
-            policy_names: vec!["p".into()],
-            attribute_name: "custom:iotPolicyIsAttached".into(),
-            allowed_identity_pool_ids: vec![],
-            allowed_user_pool_ids: vec![],
-            cors_allow_origin: "*".into(),
-            attribute_value: Default::default(),
-        }
-    }
-
     #[test]
     fn each_rule_is_checked() {
-        assert_eq!(check(&good()), Ok(()));
+        assert_eq!(check(&example()), Ok(()));
         let bad = [
-            Config { policy_names: vec![], ..good() },
-            Config { policy_names: (0..11).map(|i| format!("p{i}")).collect(), ..good() },
-            Config { policy_names: vec!["..".into(), "a b".into()], ..good() },
-            Config { attribute_name: "email".into(), ..good() },
-            Config { allowed_identity_pool_ids: vec!["us-west-2_Pool".into()], ..good() },
-            Config { allowed_user_pool_ids: vec!["us-west-2:x".into()], ..good() },
-            Config { cors_allow_origin: "https://a.example\r\nSet-Cookie: x".into(), ..good() },
-            Config { cors_allow_origin: String::new(), ..good() },
+            Config { policy_names: vec![], ..example() },
+            Config { policy_names: (0..11).map(|i| format!("p{i}")).collect(), ..example() },
+            Config { policy_names: vec!["..".into(), "a b".into()], ..example() },
+            Config { attribute_name: "email".into(), ..example() },
+            Config { allowed_identity_pool_ids: vec!["us-west-2_Pool".into()], ..example() },
+            Config { allowed_user_pool_ids: vec!["us-west-2:x".into()], ..example() },
+            Config { cors_allow_origin: "https://a.example\r\nSet-Cookie: x".into(), ..example() },
+            Config { cors_allow_origin: String::new(), ..example() },
         ];
         for config in bad {
             assert!(check(&config).is_err(), "{config:?}");

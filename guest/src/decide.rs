@@ -132,14 +132,7 @@ mod tests {
     const PROVIDER: &str = "cognito-idp.us-west-2.amazonaws.com/us-west-2_Pool1,cognito-idp.us-west-2.amazonaws.com/us-west-2_Pool1:CognitoSignIn:1e10ff5b-642b-489a-894c-0123456789ab";
 
     fn config() -> Config {
-        Config {
-            policy_names: vec!["p".into()],
-            attribute_name: "custom:iotPolicyIsAttached".into(),
-            allowed_identity_pool_ids: vec![],
-            allowed_user_pool_ids: vec![],
-            cors_allow_origin: "*".into(),
-            attribute_value: Default::default(),
-        }
+        crate::config::example()
     }
 
     fn rest(claim: Claim) -> Event {

@@ -1,94 +1,17 @@
 //! The whole pipeline, natively, against a recording fake of the imports.
 
-use attach_iot_policy_guest::{Attribute, AttributeValue, AwsError, Config, Context, Host, Level, handle};
+use attach_iot_policy_guest::{AttributeValue, AwsError, Config, Context, handle};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-const ID: &str = "us-west-2:d625c9c7-9a79-483c-bb4a-000000000001";
-const POOL: &str = "us-west-2:5214f2db-370c-456c-8c4a-000000000002";
-const SUB: &str = "1e10ff5b-642b-489a-894c-0123456789ab";
-const USER_POOL: &str = "us-west-2_Pool1";
-const CALLER_TOKEN: &str = "IQoJb3JpZ2luX2VjECaller-Session-Token-Secret";
-
-#[derive(Default)]
-struct Fake {
-    calls: Vec<String>,
-    logs: Vec<String>,
-    /// Usernames whose `sub` is SUB; the sub itself is accepted as a username only when `sub_alias`.
-    usernames: Vec<String>,
-    sub_alias: bool,
-    fail: Option<(&'static str, AwsError)>,
-}
-
-impl Fake {
-    fn check(&self, op: &'static str) -> Result<(), AwsError> {
-        match &self.fail {
-            Some((name, e)) if *name == op => Err(e.clone()),
-            _ => Ok(()),
-        }
-    }
-}
-
-impl Host for Fake {
-    fn attach_policy(&mut self, policy_name: &str, target: &str) -> Result<(), AwsError> {
-        self.calls.push(format!("attach-policy {policy_name} {target}"));
-        self.check("attach-policy")
-    }
-    fn list_users(&mut self, user_pool_id: &str, filter: &str) -> Result<Vec<String>, AwsError> {
-        self.calls.push(format!("list-users {user_pool_id} {filter}"));
-        self.check("list-users").map(|()| self.usernames.clone())
-    }
-    fn update_attributes(&mut self, pool: &str, username: &str, attrs: &[Attribute]) -> Result<(), AwsError> {
-        let attrs: Vec<String> = attrs.iter().map(|a| format!("{}={}", a.name, a.value)).collect();
-        self.calls.push(format!("update-attributes {pool} {username} {}", attrs.join(",")));
-        self.check("update-attributes")?;
-        let known = (self.sub_alias && username == SUB) || self.usernames.iter().any(|u| u == username);
-        if known { Ok(()) } else { Err(AwsError::NotFound("UserNotFoundException".into())) }
-    }
-    fn detach_policy(&mut self, policy_name: &str, target: &str) -> Result<(), AwsError> {
-        self.calls.push(format!("detach-policy {policy_name} {target}"));
-        self.check("detach-policy")
-    }
-    fn delete_attributes(&mut self, pool: &str, username: &str, names: &[String]) -> Result<(), AwsError> {
-        self.calls.push(format!("delete-attributes {pool} {username} {}", names.join(",")));
-        self.check("delete-attributes")?;
-        let known = (self.sub_alias && username == SUB) || self.usernames.iter().any(|u| u == username);
-        if known { Ok(()) } else { Err(AwsError::NotFound("UserNotFoundException".into())) }
-    }
-    fn log(&mut self, level: Level, message: &str) {
-        self.logs.push(format!("{level:?} {message}"));
-    }
-}
-
-fn config() -> Config {
-    Config {
-        policy_names: vec!["iot-a".into(), "iot-b".into()],
-        attribute_name: "custom:iotPolicyIsAttached".into(),
-        allowed_identity_pool_ids: vec![],
-        allowed_user_pool_ids: vec![],
-        cors_allow_origin: "https://app.example.com".into(),
-        attribute_value: AttributeValue::LiteralTrue,
-    }
-}
+use crate::support::{self, CALLER_ACCESS_KEY, CALLER_TOKEN, Fake, ID, SUB, USER_POOL, config};
 
 fn rest_event() -> String {
-    let issuer = format!("cognito-idp.us-west-2.amazonaws.com/{USER_POOL}");
-    json!({
-        "httpMethod": "GET",
-        "headers": {"x-amz-security-token": CALLER_TOKEN},
-        "requestContext": {"identity": {
-            "cognitoIdentityId": ID,
-            "cognitoIdentityPoolId": POOL,
-            "cognitoAuthenticationType": "authenticated",
-            "cognitoAuthenticationProvider": format!("{issuer},{issuer}:CognitoSignIn:{SUB}"),
-            "accessKey": "ASIAEXAMPLEACCESSKEY",
-        }}
-    })
-    .to_string()
+    support::rest_event("GET", ID)
 }
 
 fn delete_event() -> String {
-    rest_event().replace(r#""httpMethod":"GET""#, r#""httpMethod":"DELETE""#)
+    support::rest_event("DELETE", ID)
 }
 
 fn run(fake: &mut Fake, event: &str) -> (u16, Value) {
@@ -109,7 +32,7 @@ fn sub_as_username_needs_no_lookup() {
     assert_eq!(body["attributeUpdated"], true);
     assert_eq!(body["policies"], json!(["iot-a", "iot-b"]));
     assert_eq!(
-        fake.calls,
+        fake.lines(),
         [
             format!("attach-policy iot-a {ID}"),
             format!("attach-policy iot-b {ID}"),
@@ -123,8 +46,11 @@ fn lookup_by_sub_when_the_sub_is_not_a_username() {
     let mut fake = Fake { usernames: vec!["mat@example.com".into()], ..Fake::default() };
     let (status, _) = run(&mut fake, &rest_event());
     assert_eq!(status, 200);
-    assert_eq!(fake.calls[3], format!("list-users {USER_POOL} sub = \"{SUB}\""));
-    assert_eq!(fake.calls[4], format!("update-attributes {USER_POOL} mat@example.com custom:iotPolicyIsAttached=true"));
+    assert_eq!(fake.lines()[3], format!("list-users {USER_POOL} sub = \"{SUB}\""));
+    assert_eq!(
+        fake.lines()[4],
+        format!("update-attributes {USER_POOL} mat@example.com custom:iotPolicyIsAttached=true")
+    );
 }
 
 #[test]
@@ -149,7 +75,7 @@ fn a_failed_attach_never_touches_the_attribute() {
         assert_eq!(got, status);
         assert_eq!(body["step"], "attach-policy");
         assert_eq!(body["policiesAttached"], json!([]));
-        assert_eq!(fake.calls.len(), 1, "stops at the first failure: {:?}", fake.calls);
+        assert_eq!(fake.lines().len(), 1, "stops at the first failure: {:?}", fake.lines());
     }
 }
 
@@ -170,7 +96,7 @@ fn no_secret_or_aws_detail_reaches_the_response_or_logs() {
     assert_eq!(r.status_code, 502);
     assert!(!r.body.contains("123456789012"), "{}", r.body);
     for text in fake.logs.iter().chain([&r.body]) {
-        assert!(!text.contains(CALLER_TOKEN) && !text.contains("ASIAEXAMPLEACCESSKEY"), "{text}");
+        assert!(!text.contains(CALLER_TOKEN) && !text.contains(CALLER_ACCESS_KEY), "{text}");
     }
 }
 
@@ -180,7 +106,7 @@ fn identity_id_mode_writes_the_identity_id() {
     let config = Config { attribute_value: AttributeValue::IdentityId, ..config() };
     let (status, _) = run_with(&mut fake, &rest_event(), &config);
     assert_eq!(status, 200);
-    assert_eq!(fake.calls[2], format!("update-attributes {USER_POOL} {SUB} custom:iotPolicyIsAttached={ID}"));
+    assert_eq!(fake.lines()[2], format!("update-attributes {USER_POOL} {SUB} custom:iotPolicyIsAttached={ID}"));
 }
 
 #[test]
@@ -191,7 +117,7 @@ fn a_full_policy_quota_is_409_with_its_own_code_and_the_attribute_untouched() {
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["error"], "iot-policy-limit-exceeded");
     assert_eq!(body["attributeUpdated"], false);
-    assert!(fake.calls.iter().all(|c| c.starts_with("attach-policy")), "{:?}", fake.calls);
+    assert!(fake.lines().iter().all(|c| c.starts_with("attach-policy")), "{:?}", fake.lines());
 }
 
 #[test]
@@ -201,7 +127,7 @@ fn delete_removes_the_attribute_then_detaches_every_policy() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["attributeCleared"], true);
     assert_eq!(
-        fake.calls,
+        fake.lines(),
         [
             format!("delete-attributes {USER_POOL} {SUB} custom:iotPolicyIsAttached"),
             format!("detach-policy iot-a {ID}"),
@@ -216,7 +142,7 @@ fn delete_counts_a_policy_that_was_not_attached_as_detached() {
         Fake { sub_alias: true, fail: Some(("detach-policy", AwsError::NotFound("x".into()))), ..Fake::default() };
     let (status, body) = run(&mut fake, &delete_event());
     assert_eq!(status, 200, "{body}");
-    assert_eq!(fake.calls.len(), 3);
+    assert_eq!(fake.lines().len(), 3);
 }
 
 #[test]
@@ -227,7 +153,7 @@ fn delete_detaches_nothing_unless_the_attribute_is_gone_first() {
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["step"], "delete-attributes");
     assert_eq!(body["attributeCleared"], false);
-    assert_eq!(fake.calls.len(), 1, "{:?}", fake.calls);
+    assert_eq!(fake.lines().len(), 1, "{:?}", fake.lines());
 
     let mut fake =
         Fake { sub_alias: true, fail: Some(("detach-policy", AwsError::AccessDenied("x".into()))), ..Fake::default() };
@@ -245,7 +171,7 @@ fn delete_for_a_user_the_pool_does_not_have_still_detaches() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["attributeCleared"], false);
     assert_eq!(body["userFound"], false);
-    assert_eq!(fake.calls.iter().filter(|c| c.starts_with("detach-policy")).count(), 2);
+    assert_eq!(fake.lines().iter().filter(|c| c.starts_with("detach-policy")).count(), 2);
 }
 
 #[test]
@@ -302,13 +228,13 @@ proptest! {
     fn arbitrary_text_is_answered(event in ".{0,200}") {
         let mut fake = Fake::default();
         let r = handle(&event, &Context::default(), &config(), &mut fake);
-        assert_answered(r.status_code, &fake.calls);
+        assert_answered(r.status_code, &fake.lines());
     }
 
     #[test]
     fn arbitrary_json_is_answered(event in arbitrary_json()) {
         let mut fake = Fake::default();
         let r = handle(&event.to_string(), &Context::default(), &config(), &mut fake);
-        assert_answered(r.status_code, &fake.calls);
+        assert_answered(r.status_code, &fake.lines());
     }
 }

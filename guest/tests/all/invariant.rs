@@ -9,12 +9,9 @@ use std::collections::{BTreeSet, VecDeque};
 
 use attach_iot_policy_guest::{Attribute, AttributeValue, AwsError, Config, Context, Host, Level, handle};
 use proptest::prelude::*;
-use serde_json::json;
 
-const POOL: &str = "us-west-2:5214f2db-370c-456c-8c4a-000000000002";
-const SUB: &str = "1e10ff5b-642b-489a-894c-0123456789ab";
-const USER_POOL: &str = "us-west-2_Pool1";
-const ATTRIBUTE: &str = "custom:iotPolicyIsAttached";
+use crate::support::{self, SUB};
+
 const IDENTITIES: [&str; 2] =
     ["us-west-2:d625c9c7-9a79-483c-bb4a-000000000001", "us-west-2:d625c9c7-9a79-483c-bb4a-000000000002"];
 
@@ -89,28 +86,11 @@ impl Host for Account {
 }
 
 fn config(attribute_value: AttributeValue) -> Config {
-    Config {
-        policy_names: vec!["iot-a".into(), "iot-b".into()],
-        attribute_name: ATTRIBUTE.into(),
-        allowed_identity_pool_ids: vec![],
-        allowed_user_pool_ids: vec![],
-        cors_allow_origin: "*".into(),
-        attribute_value,
-    }
+    Config { cors_allow_origin: "*".into(), attribute_value, ..support::config() }
 }
 
 fn event(identity: &str, detach: bool) -> String {
-    let issuer = format!("cognito-idp.us-west-2.amazonaws.com/{USER_POOL}");
-    json!({
-        "httpMethod": if detach { "DELETE" } else { "POST" },
-        "requestContext": {"identity": {
-            "cognitoIdentityId": identity,
-            "cognitoIdentityPoolId": POOL,
-            "cognitoAuthenticationType": "authenticated",
-            "cognitoAuthenticationProvider": format!("{issuer},{issuer}:CognitoSignIn:{SUB}"),
-        }}
-    })
-    .to_string()
+    support::rest_event(if detach { "DELETE" } else { "POST" }, identity)
 }
 
 fn fault() -> impl Strategy<Value = Fault> {

@@ -13,11 +13,12 @@
 use std::path::{Path, PathBuf};
 
 use attach_iot_policy_guest::ids::{self, Provider};
-use attach_iot_policy_guest::{Attribute, AwsError, Config, Context, Host, Level, handle};
+use attach_iot_policy_guest::{Context, handle};
 use proptest::prelude::*;
 use serde_json::Value;
 
-const SUB: &str = "1e10ff5b-642b-489a-894c-0123456789ab";
+use crate::support::{Fake, SUB, config};
+
 const POOL_ISSUER: &str = "cognito-idp.us-west-2.amazonaws.com/us-west-2_Ex4mpLe01";
 
 fn root() -> PathBuf {
@@ -45,55 +46,11 @@ fn seeds() -> &'static [String] {
     })
 }
 
-/// Answers everything with success, and records what was asked.
-#[derive(Default)]
-struct Recorder {
-    calls: Vec<(String, Vec<String>)>,
-}
-
-impl Host for Recorder {
-    fn attach_policy(&mut self, policy: &str, target: &str) -> Result<(), AwsError> {
-        self.calls.push(("attach-policy".into(), vec![policy.into(), target.into()]));
-        Ok(())
-    }
-    fn list_users(&mut self, pool: &str, filter: &str) -> Result<Vec<String>, AwsError> {
-        self.calls.push(("list-users".into(), vec![pool.into(), filter.into()]));
-        Ok(vec!["someone".into()])
-    }
-    fn update_attributes(&mut self, pool: &str, user: &str, attributes: &[Attribute]) -> Result<(), AwsError> {
-        let mut args = vec![pool.to_owned(), user.to_owned()];
-        args.extend(attributes.iter().map(|a| format!("{}={}", a.name, a.value)));
-        self.calls.push(("update-attributes".into(), args));
-        Err(AwsError::NotFound("UserNotFoundException".into()))
-    }
-    fn detach_policy(&mut self, policy: &str, target: &str) -> Result<(), AwsError> {
-        self.calls.push(("detach-policy".into(), vec![policy.into(), target.into()]));
-        Ok(())
-    }
-    fn delete_attributes(&mut self, pool: &str, user: &str, names: &[String]) -> Result<(), AwsError> {
-        let mut args = vec![pool.to_owned(), user.to_owned()];
-        args.extend(names.iter().cloned());
-        self.calls.push(("delete-attributes".into(), args));
-        Ok(())
-    }
-    fn log(&mut self, _: Level, _: &str) {}
-}
-
-fn config() -> Config {
-    Config {
-        policy_names: vec!["policy-a".into(), "policy-b".into()],
-        attribute_name: "custom:iotPolicyIsAttached".into(),
-        allowed_identity_pool_ids: vec![],
-        allowed_user_pool_ids: vec![],
-        cors_allow_origin: "https://app.example.com".into(),
-        attribute_value: Default::default(),
-    }
-}
-
 /// The properties every answer must have.
 fn check(event: &str, cognito_identity: Option<&str>) -> Result<(), TestCaseError> {
     let config = config();
-    let mut host = Recorder::default();
+    // The sub is not a username: every step runs, the ListUsers fallback too.
+    let mut host = Fake { usernames: vec!["someone".into()], ..Fake::default() };
     let context = Context { request_id: "fuzz".into(), cognito_identity: cognito_identity.map(str::to_owned) };
     let response = handle(event, &context, &config, &mut host);
     let status = response.status_code;
