@@ -53,7 +53,7 @@ impl<'de> Deserialize<'de> for Amr {
         struct Entries;
         impl<'de> serde::de::Visitor<'de> for Entries {
             type Value = Amr;
-            fn expecting(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
                 f.write_str("a list of strings")
             }
             fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Amr, A::Error> {

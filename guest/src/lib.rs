@@ -41,7 +41,7 @@ mod allocator;
 /// A panic is a trap: the host answers 500 and the next invocation runs.
 #[cfg(target_arch = "wasm32")]
 #[panic_handler]
-fn panic(_: &core::panic::PanicInfo) -> ! {
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     core::arch::wasm32::unreachable()
 }
 

@@ -2,13 +2,20 @@
 //! boundary: the host has no other definition of a configuration, an AWS
 //! error or a response. Imports are async: they do network I/O.
 
-wasmtime::component::bindgen!({
-    world: "attacher",
-    path: "../wit",
-    imports: { default: async },
-    exports: { default: async },
-    additional_derives: [Clone, PartialEq, Eq],
-});
+/// What `bindgen!` makes of the WIT. Its types carry the WIT's own docs; the
+/// glue it adds (instantiation, linking, accessors) has none to give.
+#[allow(missing_docs)]
+mod generated {
+    wasmtime::component::bindgen!({
+        world: "attacher",
+        path: "../wit",
+        imports: { default: async },
+        exports: { default: async },
+        additional_derives: [Clone, PartialEq, Eq],
+    });
+}
+
+pub use generated::*;
 
 pub use self::attach_iot_policy::core::aws::{Attribute, Error as AwsError};
 pub use self::attach_iot_policy::core::log::Level;
@@ -31,6 +38,7 @@ impl AwsError {
         }
     }
 
+    /// The case's message: the AWS error code and text, safe to log.
     pub fn message(&self) -> &str {
         match self {
             AwsError::NotFound(m)

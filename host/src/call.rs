@@ -15,6 +15,7 @@ pub const MAX_ANSWER_BYTES: usize = 1 << 20;
 
 /// What the API answered.
 pub struct Answer {
+    /// The HTTP status.
     pub status: u16,
     /// The body as text, every control character but newline and tab escaped,
     /// so that printing it cannot drive the terminal.

@@ -65,20 +65,29 @@ impl Default for CustomResource {
     }
 }
 
+/// A CloudFormation custom resource request, the fields this host reads.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Request {
+    /// `Create`, `Update` or `Delete`.
     pub request_type: String,
+    /// Where the answer goes: a presigned S3 URL.
     #[serde(rename = "ResponseURL")]
     pub response_url: String,
+    /// The stack's ARN, sent back in the answer.
     pub stack_id: String,
+    /// CloudFormation's ID of this request, sent back in the answer.
     pub request_id: String,
+    /// The resource's name in the template, sent back in the answer.
     pub logical_resource_id: String,
+    /// Absent on `Create`.
     pub physical_resource_id: Option<String>,
+    /// The properties the template gives it.
     #[serde(default)]
     pub resource_properties: Properties,
 }
 
+/// The custom resource's properties in the template.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Properties {

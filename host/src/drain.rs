@@ -42,6 +42,7 @@ const THROTTLED_PAUSE: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
+    /// The policy drained.
     pub policy: String,
     /// Targets the listing found.
     pub targets: usize,
@@ -57,6 +58,7 @@ pub struct Summary {
     /// Why the drain stopped early, when it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
+    /// How long the whole drain took, listing included.
     pub seconds: f64,
     /// Detaches a second, over the detach phase.
     pub rate: f64,
@@ -72,9 +74,12 @@ impl Summary {
 /// The most failures a summary lists; the count is in `remaining`.
 pub const MAX_REPORTED_FAILURES: usize = 20;
 
+/// A target left attached, and why.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Failure {
+    /// The target: a Cognito identity ID, a certificate or thing group ARN.
     pub target: String,
+    /// The WIT error case and its message.
     pub error: String,
 }
 

@@ -11,9 +11,12 @@ use crate::custom_resource::{self, CustomResource};
 use crate::runner::{Invocation, Outcome, Runner};
 use crate::settings::Settings;
 
+/// One function, shared by every invocation of the process.
 #[derive(Clone)]
 pub struct Function {
+    /// The component, linked once.
     pub runner: Arc<Runner>,
+    /// The component's configuration, checked at start.
     pub config: Arc<Config>,
     /// The backend with its layers, outermost first: the guard (a component
     /// gets only what the configuration names, whatever it asks for), then

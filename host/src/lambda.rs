@@ -32,10 +32,13 @@ pub struct RuntimeApi {
 /// Lambda then records the exit and starts a new environment.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
+    /// The Runtime API did not answer, or answered with an error status.
     #[error("the Runtime API could not be reached: {0}")]
     Unreachable(#[source] reqwest::Error),
+    /// An invocation without its request ID.
     #[error("the Runtime API sent an invocation without a Lambda-Runtime-Aws-Request-Id")]
     MissingRequestId,
+    /// A request ID that could not go in a URL path as it is.
     #[error("the Runtime API sent a request ID that is not URL-safe")]
     BadRequestId,
 }
@@ -45,12 +48,14 @@ pub enum RuntimeError {
 pub struct RequestId(String);
 
 impl RequestId {
+    /// The `Lambda-Runtime-Aws-Request-Id` header's value: present, and URL-safe.
     pub fn parse(id: Option<&str>) -> Result<Self, RuntimeError> {
         let id = id.filter(|id| !id.is_empty()).ok_or(RuntimeError::MissingRequestId)?;
         let safe = id.len() <= 128 && id.bytes().all(|c| c.is_ascii_alphanumeric() || b"-_.~".contains(&c));
         if safe { Ok(Self(id.to_owned())) } else { Err(RuntimeError::BadRequestId) }
     }
 
+    /// The ID, as Lambda sent it.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -59,11 +64,15 @@ impl RequestId {
 /// `GET /runtime/invocation/next`: the next invocation.
 #[derive(Debug)]
 pub struct Next {
+    /// Whose invocation this is.
     pub request_id: RequestId,
+    /// `Lambda-Runtime-Deadline-Ms`: the deadline, in milliseconds since the epoch.
     pub deadline_ms: Option<u64>,
+    /// `Lambda-Runtime-Cognito-Identity`, for a direct invocation by a Cognito identity.
     pub cognito_identity: Option<String>,
     /// `Lambda-Runtime-Trace-Id`, when it is a header value that can be sent on.
     pub trace_id: Option<String>,
+    /// The event, as Lambda sent it.
     pub payload: Vec<u8>,
 }
 
@@ -89,11 +98,14 @@ fn is_trace_header(v: &str) -> bool {
 /// `POST /runtime/invocation/{id}/response`: how an invocation ended.
 #[derive(Debug)]
 pub struct Completion {
+    /// Whose invocation it was.
     pub request_id: RequestId,
+    /// What to answer.
     pub response: Response,
 }
 
 impl RuntimeApi {
+    /// A client for the Runtime API at `address` (`host:port`).
     pub fn new(address: &str) -> Result<Self, reqwest::Error> {
         // Plain HTTP on the sandbox's loopback: no roots to load. No overall
         // timeout: `next` is a long poll.
@@ -116,6 +128,7 @@ impl RuntimeApi {
         }
     }
 
+    /// Waits for the next invocation.
     pub async fn next(&self) -> Result<Next, RuntimeError> {
         let response = self
             .http
@@ -129,6 +142,7 @@ impl RuntimeApi {
         Ok(next)
     }
 
+    /// Posts an invocation's response.
     pub async fn complete(&self, completion: Completion) -> Result<(), reqwest::Error> {
         self.http
             .post(format!("{}/invocation/{}/response", self.base, completion.request_id.as_str()))

@@ -14,6 +14,8 @@
 //! - [`function`]: what init builds once; [`lambda`], [`call`] and `main.rs`
 //!   are the entry points.
 
+#![warn(missing_docs)]
+
 pub mod aws;
 pub mod bindings;
 pub mod call;

@@ -17,6 +17,7 @@ pub struct Metrics {
     pub function_name: String,
 }
 
+/// The CloudWatch namespace of the metrics.
 pub const NAMESPACE: &str = "attach-iot-policy";
 
 impl Metrics {

@@ -18,9 +18,11 @@ use crate::response;
 /// Facts about one invocation, from Lambda or the command line.
 #[derive(Debug, Clone)]
 pub struct Invocation {
+    /// Lambda's request ID, or `invoke --request-id`.
     pub request_id: String,
     /// The raw `Lambda-Runtime-Cognito-Identity` JSON, for a direct invocation.
     pub cognito_identity: Option<String>,
+    /// No AWS call, and no retry, runs past this.
     pub deadline: Instant,
     /// Lambda's `Lambda-Runtime-Trace-Id` for this invocation, if it sent one.
     pub trace_id: Option<String>,
@@ -37,12 +39,15 @@ impl Invocation {
 /// What an invocation produced.
 #[derive(Debug)]
 pub struct Outcome {
+    /// The answer.
     pub response: Response,
+    /// Where the time went.
     pub phases: Phases,
     /// The most linear memory the component held, in bytes.
     pub peak_memory: usize,
-    /// How many AWS calls the component made, and how long it waited on them.
+    /// How many AWS calls the component made.
     pub aws_calls: u32,
+    /// How long it waited on them.
     pub aws_wait: Duration,
 }
 
@@ -58,6 +63,7 @@ impl Outcome {
 pub struct Phases {
     /// Building the `Store`.
     pub setup: Duration,
+    /// Instantiating the component from its `InstancePre`.
     pub instantiate: Duration,
     /// The guest's `handle`, with its imports.
     pub handle: Duration,
@@ -65,6 +71,8 @@ pub struct Phases {
     pub teardown: Duration,
 }
 
+/// The component, compiled and linked once; it runs each invocation in a
+/// fresh `Store`.
 pub struct Runner {
     engine: Engine,
     pre: AttacherPre<State>,
@@ -149,6 +157,7 @@ impl Runner {
         self.wasi
     }
 
+    /// What each invocation may use.
     pub fn limits(&self) -> &Limits {
         &self.limits
     }

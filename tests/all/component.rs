@@ -12,6 +12,7 @@ use attach_iot_policy::runner::{self, Invocation, Outcome, Runner};
 use proptest::prelude::*;
 use serde_json::Value;
 use support::backends::{self, EXAMPLE_EVENT, example_account, example_config};
+use support::block_on;
 use tracing::Instrument as _;
 
 fn invocation() -> Invocation {
@@ -21,10 +22,6 @@ fn invocation() -> Invocation {
         deadline: runner::deadline_in(Duration::from_secs(10)),
         trace_id: None,
     }
-}
-
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
 }
 
 /// Invokes through the production path (guard included) against `aws`,

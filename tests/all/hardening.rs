@@ -11,11 +11,8 @@ use attach_iot_policy::limits::{Limits, memory_needed};
 use attach_iot_policy::runner::{self, Invocation, Outcome, Runner};
 use serde_json::{Value, json};
 use support::backends::{EXAMPLE_EVENT, EXAMPLE_HTTP_EVENT, EXAMPLE_POLICY, example_account, example_config};
+use support::block_on;
 use support::root;
-
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
-}
 
 fn runner() -> Arc<Runner> {
     static RUNNER: std::sync::OnceLock<Arc<Runner>> = std::sync::OnceLock::new();

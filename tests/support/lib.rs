@@ -26,6 +26,11 @@ pub fn cli() -> PathBuf {
     cli
 }
 
+/// Runs `f` to its end on a runtime of its own.
+pub fn block_on<F: Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+}
+
 /// A tool that `make test` installs, or a panic that says how to get it.
 pub fn tool(relative: &str, installed_by: &str) -> PathBuf {
     let path = root().join(relative);

@@ -38,22 +38,29 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Why the client could not be built. Messages name variables, never values.
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
+    /// No usable credentials; the text says what to set.
     #[error("{0}")]
     Credentials(String),
     #[error(
         "AWS_REGION is not set (nor AWS_DEFAULT_REGION, nor a region in the AWS_PROFILE's profile): the region whose IoT endpoint gets the policy, for example us-east-1"
     )]
+    /// No region in the environment, nor in the profile.
     MissingRegion,
+    /// A region that is not a region name; the variable that held it.
     #[error("{0} is not an AWS region name")]
     BadRegion(&'static str),
+    /// The HTTP client could not be built.
     #[error("building the HTTP client: {0}")]
     Http(String),
+    /// `AWS_CA_BUNDLE` names a file that holds no usable certificate.
     #[error("AWS_CA_BUNDLE: {0}")]
     CaBundle(String),
+    /// A setting with a bad value.
     #[error(transparent)]
     Config(#[from] ConfigError),
 }
 
+/// The real AWS: one HTTP client and one retry quota per process, shared by every call.
 pub struct AwsClient {
     http: reqwest::Client,
     /// Its `Debug` shows where the credentials come from, never them.

@@ -20,6 +20,7 @@ use crate::config::Lookup;
 pub enum CredentialSource {
     /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, read once.
     Environment(Identity),
+    /// The SDKs' credential chain, for the command line.
     #[cfg(feature = "credential-chain")]
     Chain(chain::Chain),
 }
@@ -119,6 +120,7 @@ pub mod chain {
     /// request is signed with credentials that run out on its way.
     pub const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(5 * 60);
 
+    /// The chain's provider, with the credentials it gave until they near expiry.
     pub struct Chain {
         settings: ChainSettings,
         /// Built on first use: building it reads the profile files.
@@ -128,6 +130,7 @@ pub mod chain {
     }
 
     impl Chain {
+        /// The default chain, its requests sent as `settings` say.
         pub fn new(settings: ChainSettings) -> Self {
             Self { settings, provider: OnceCell::new(), cached: Mutex::new(None) }
         }
@@ -139,6 +142,7 @@ pub mod chain {
             chain
         }
 
+        /// The credentials to sign with, fetched again 5 minutes before they expire.
         pub async fn identity(&self) -> Result<Identity, AwsError> {
             let mut cached = self.cached.lock().await;
             let now = SystemTime::now();

@@ -5,7 +5,9 @@ use crate::config::{ConfigError, Lookup};
 /// The two services the function calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
+    /// AWS IoT (the control plane: `AttachPolicy`, `DetachPolicy`, `ListTargetsForPolicy`).
     Iot,
+    /// Cognito user pools (`cognito-idp`).
     CognitoIdentityProvider,
 }
 

@@ -51,6 +51,7 @@ pub fn classify(status: u16, error_type_header: Option<&str>, body: &[u8]) -> Aw
     }
 }
 
+/// Whether an AWS error code means throttling, as the SDKs list them.
 pub fn is_throttling_code(code: &str) -> bool {
     matches!(
         code,

@@ -50,17 +50,51 @@ impl CallContext {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AwsCall {
     /// IoT `AttachPolicy`.
-    AttachPolicy { policy_name: String, target: String },
+    AttachPolicy {
+        /// The IoT policy.
+        policy_name: String,
+        /// A Cognito identity ID (or a certificate or thing group ARN).
+        target: String,
+    },
     /// Cognito user pools `ListUsers`: the usernames that match `filter`.
-    ListUsers { user_pool_id: String, filter: String },
+    ListUsers {
+        /// `<region>_<id>`; the call goes to that region.
+        user_pool_id: String,
+        /// `name = "value"`.
+        filter: String,
+    },
     /// Cognito user pools `AdminUpdateUserAttributes`.
-    UpdateAttributes { user_pool_id: String, username: String, attributes: Vec<Attribute> },
+    UpdateAttributes {
+        /// `<region>_<id>`.
+        user_pool_id: String,
+        /// A username, or a local user's `sub`.
+        username: String,
+        /// The attributes to set.
+        attributes: Vec<Attribute>,
+    },
     /// IoT `DetachPolicy`.
-    DetachPolicy { policy_name: String, target: String },
+    DetachPolicy {
+        /// The IoT policy.
+        policy_name: String,
+        /// What it is detached from.
+        target: String,
+    },
     /// Cognito user pools `AdminDeleteUserAttributes`.
-    DeleteAttributes { user_pool_id: String, username: String, names: Vec<String> },
+    DeleteAttributes {
+        /// `<region>_<id>`.
+        user_pool_id: String,
+        /// A username, or a local user's `sub`.
+        username: String,
+        /// The attributes to remove.
+        names: Vec<String>,
+    },
     /// IoT `ListTargetsForPolicy`: one page of the policy's targets.
-    ListTargetsForPolicy { policy_name: String, marker: Option<String> },
+    ListTargetsForPolicy {
+        /// The IoT policy.
+        policy_name: String,
+        /// The page to list; `None` for the first.
+        marker: Option<String>,
+    },
 }
 
 /// Every operation's name, as [`AwsCall::op`] gives it.

@@ -9,12 +9,14 @@ use std::time::{Duration, Instant};
 
 use crate::config::{ConfigError, Lookup};
 
+/// How a call is retried (`AWS_MAX_ATTEMPTS`, `AWS_RETRY_MODE`).
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
     /// Attempts in all, the first included (`AWS_MAX_ATTEMPTS`).
     pub max_attempts: u32,
     /// The backoff ceiling before the first retry; it doubles after each.
     pub base: Duration,
+    /// The longest wait before a retry.
     pub max_backoff: Duration,
     /// One attempt may take at most this long.
     pub attempt_timeout: Duration,
@@ -88,10 +90,14 @@ pub struct RetryQuota {
 pub struct Taken(u32);
 
 impl RetryQuota {
+    /// The tokens the bucket holds, and starts with.
     pub const CAPACITY: u32 = 500;
+    /// What a retry after an answer costs.
     pub const RETRY_COST: u32 = 5;
+    /// What a retry after no answer (a timeout, a reset) costs.
     pub const TIMEOUT_RETRY_COST: u32 = 10;
 
+    /// A full bucket.
     pub fn new() -> Self {
         Self { tokens: Mutex::new(Self::CAPACITY) }
     }
@@ -116,6 +122,7 @@ impl RetryQuota {
         *tokens = (*tokens + give_back).min(Self::CAPACITY);
     }
 
+    /// The tokens left.
     pub fn available(&self) -> u32 {
         *self.tokens()
     }

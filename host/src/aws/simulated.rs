@@ -28,25 +28,31 @@ pub struct AccountState {
     pub faults: Vec<Fault>,
 }
 
+/// A user pool: its schema's custom attributes and its users.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UserPool {
     /// The custom attributes in the pool's schema, such as `custom:iotPolicyIsAttached`.
     #[serde(default)]
     pub custom_attributes: Vec<String>,
+    /// Its users.
     #[serde(default)]
     pub users: Vec<User>,
 }
 
+/// A user, with the attributes it has.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct User {
+    /// Its username.
     pub username: String,
+    /// Its `sub`, a UUID.
     pub sub: String,
     /// Cognito takes a local user's sub in place of its username; a user
     /// federated from another provider (`Google_1234…`) is found only by username.
     #[serde(default = "yes")]
     pub sub_is_alias: bool,
+    /// Attribute name to value.
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,
 }
@@ -97,11 +103,13 @@ fn wit_error<'de, D: serde::Deserializer<'de>>(d: D) -> Result<AwsError, D::Erro
     }
 }
 
+/// The account, behind a lock; each operation's calls are counted, for faults that hit the n-th.
 pub struct SimulatedAccount {
     state: Mutex<(AccountState, BTreeMap<&'static str, u32>)>,
 }
 
 impl SimulatedAccount {
+    /// An account that starts as `state`.
     pub fn new(state: AccountState) -> Self {
         Self { state: Mutex::new((state, BTreeMap::new())) }
     }
