@@ -96,10 +96,25 @@ pub struct Properties {
     pub policy_name: String,
 }
 
+/// Why a custom resource request gets no answer. The text says where, never
+/// what: a request's values are not echoed into the logs or the response.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// A field that is missing, or not of its type.
+    #[error("a custom resource request of the wrong shape: {0} is missing or not a {1}")]
+    Shape(&'static str, &'static str),
+    /// The `ResponseURL` does not parse.
+    #[error("the ResponseURL is not a URL")]
+    NotAUrl,
+    /// The `ResponseURL` is not AWS's, nor the allowed origin.
+    #[error("the ResponseURL is not an https URL of AWS (nor the origin {RESPONSE_ORIGIN_VAR} names)")]
+    NotAllowed,
+}
+
 /// A CloudFormation custom resource request, if `event` is one: an object
 /// with `RequestType`, `ResponseURL` and `StackId`. Anything else is the
 /// component's. `Err` is a request too malformed to answer.
-pub fn parse(event: &[u8]) -> Option<Result<Request, String>> {
+pub fn parse(event: &[u8]) -> Option<Result<Request, Refusal>> {
     // A cheap look first: API Gateway events are never these.
     let text = std::str::from_utf8(event).ok()?;
     if !(text.contains("\"ResponseURL\"") && text.contains("\"RequestType\"")) {
@@ -110,14 +125,35 @@ pub fn parse(event: &[u8]) -> Option<Result<Request, String>> {
     if !(object.contains_key("RequestType") && object.contains_key("ResponseURL") && object.contains_key("StackId")) {
         return None;
     }
-    Some(serde_json::from_value(value).map_err(|e| format!("a custom resource request of the wrong shape ({e})")))
+    Some(shape(object).and_then(|()| {
+        serde_json::from_value(value.clone()).map_err(|_| Refusal::Shape("a field", "string or object"))
+    }))
+}
+
+/// The first field of the wrong type, named: serde's own message would quote
+/// the value.
+fn shape(object: &serde_json::Map<String, Value>) -> Result<(), Refusal> {
+    for field in ["RequestType", "ResponseURL", "StackId", "RequestId", "LogicalResourceId"] {
+        if !object.get(field).is_some_and(Value::is_string) {
+            return Err(Refusal::Shape(field, "string"));
+        }
+    }
+    if !object.get("PhysicalResourceId").is_none_or(Value::is_string) {
+        return Err(Refusal::Shape("PhysicalResourceId", "string"));
+    }
+    match object.get("ResourceProperties") {
+        None => Ok(()),
+        Some(Value::Object(properties)) if properties.get("PolicyName").is_none_or(Value::is_string) => Ok(()),
+        Some(Value::Object(_)) => Err(Refusal::Shape("ResourceProperties.PolicyName", "string")),
+        Some(_) => Err(Refusal::Shape("ResourceProperties", "object")),
+    }
 }
 
 /// Serves one request and answers CloudFormation. The returned response is
 /// the invocation's own result, which CloudFormation does not read.
 pub async fn serve(
     this: &CustomResource,
-    request: Result<Request, String>,
+    request: Result<Request, Refusal>,
     aws: Arc<dyn Aws>,
     config: &Config,
     cognito_identity: Option<&str>,
@@ -127,7 +163,7 @@ pub async fn serve(
         Ok(request) => request,
         Err(why) => {
             event!(Level::ERROR, "{why}; no answer can be sent");
-            return answer(400, json!({ "error": "invalid-event", "message": why }));
+            return answer(400, json!({ "error": "invalid-event", "message": why.to_string() }));
         }
     };
     // Only CloudFormation (through a principal allowed to invoke the function)
@@ -141,7 +177,7 @@ pub async fn serve(
     }
     if let Err(why) = allowed_response_url(&request.response_url, this.drain.response_origin.as_deref()) {
         event!(Level::ERROR, "{why}; no answer is sent");
-        return answer(400, json!({ "error": "invalid-event", "message": why }));
+        return answer(400, json!({ "error": "invalid-event", "message": why.to_string() }));
     }
     event!(
         Level::INFO,
@@ -228,16 +264,12 @@ async fn decide(
 
 /// AWS's presigned S3 URLs are `https://…amazonaws.com[.cn]/…`; one more
 /// origin may be allowed by [`RESPONSE_ORIGIN_VAR`], checked at init.
-fn allowed_response_url(url: &str, extra: Option<&str>) -> Result<(), String> {
-    let parsed = reqwest::Url::parse(url).map_err(|_| "the ResponseURL is not a URL".to_owned())?;
+fn allowed_response_url(url: &str, extra: Option<&str>) -> Result<(), Refusal> {
+    let parsed = reqwest::Url::parse(url).map_err(|_| Refusal::NotAUrl)?;
     let host = parsed.host_str().unwrap_or_default();
     let aws = parsed.scheme() == "https" && (host.ends_with(".amazonaws.com") || host.ends_with(".amazonaws.com.cn"));
     let allowed = extra.is_some_and(|origin| parsed.origin().ascii_serialization() == origin);
-    if aws || allowed {
-        Ok(())
-    } else {
-        Err(format!("the ResponseURL is not an https URL of AWS (nor the origin {RESPONSE_ORIGIN_VAR} names)"))
-    }
+    if aws || allowed { Ok(()) } else { Err(Refusal::NotAllowed) }
 }
 
 /// The `PUT`, tried up to three times while the invocation has time. No
@@ -281,7 +313,14 @@ mod tests {
             "ResourceProperties": {"ServiceToken": "arn", "PolicyName": "p1"}}"#;
         let parsed = parse(request).unwrap().unwrap();
         assert_eq!(parsed.resource_properties.policy_name, "p1");
-        assert!(parse(br#"{"RequestType": 1, "ResponseURL": "u", "StackId": "s"}"#).unwrap().is_err());
+        let wrong = parse(br#"{"RequestType": 1234567, "ResponseURL": "u", "StackId": "s"}"#).unwrap().unwrap_err();
+        assert_eq!(wrong, Refusal::Shape("RequestType", "string"));
+        // Where, not what: the value is not echoed.
+        assert!(!wrong.to_string().contains("1234567"), "{wrong}");
+        let properties = br#"{"RequestType": "Delete", "ResponseURL": "u", "StackId": "s", "RequestId": "r",
+            "LogicalResourceId": "l", "ResourceProperties": {"PolicyName": ["secret-ish"]}}"#;
+        let wrong = parse(properties).unwrap().unwrap_err();
+        assert!(!wrong.to_string().contains("secret-ish") && wrong.to_string().contains("PolicyName"), "{wrong}");
     }
 
     #[test]

@@ -119,7 +119,7 @@ fn a_ca_bundle_that_cannot_be_read_stops_the_program_naming_it() {
     let missing = std::env::temp_dir().join("attach-iot-policy-no-such-bundle.pem");
     let err = client("https://127.0.0.1:1", Some(&missing)).err().expect("refused");
     assert!(err.to_string().starts_with("AWS_CA_BUNDLE: "), "{err}");
-    let empty = std::env::temp_dir().join(format!("attach-iot-policy-empty-{}.pem", std::process::id()));
+    let empty = support::temp_path("empty", ".pem");
     std::fs::write(&empty, "not a certificate\n").unwrap();
     let err = client("https://127.0.0.1:1", Some(&empty)).err().expect("refused");
     let _ = std::fs::remove_file(&empty);

@@ -157,6 +157,27 @@ class ReadmeTest(unittest.TestCase):
         for word in ["sam build", "sam deploy --guided", "IotPolicyNames", "UserPoolId", "IdentityPoolId", "AuthRoleName"]:
             self.assertIn(word, section)
 
+    def test_the_readme_and_docs_name_only_real_commands_and_files(self):
+        targets = set(re.findall(r"^([a-zA-Z0-9_-]+):", (ROOT / "Makefile").read_text(), re.M))
+        help_text = subprocess.run([str(BINARY), "--help"], capture_output=True, text=True, check=True).stdout
+        pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+        for page in pages:
+            text = page.read_text()
+            makes = set(re.findall(r"`make ([A-Za-z0-9_-]+)", text))
+            for block in re.findall(r"```sh\n(.*?)```", text, re.S):
+                makes |= set(re.findall(r"^\s*make ([A-Za-z0-9_-]+)", block, re.M))
+            for target in makes:
+                self.assertIn(target, targets, f"{page.name}: make {target} is not a Makefile target")
+            for subcommand, rest in re.findall(r"attach-iot-policy ([a-z][a-z-]*)\b([^\n`]*)", text):
+                self.assertRegex(help_text, rf"\n\s+{subcommand}\s", f"{page.name}: attach-iot-policy {subcommand}")
+                sub_help = subprocess.run([str(BINARY), subcommand, "--help"], capture_output=True, text=True,
+                                          check=True).stdout
+                for option in re.findall(r"(--[a-z-]+)", rest):
+                    self.assertIn(option, sub_help, f"{page.name}: attach-iot-policy {subcommand} has no {option}")
+            # Every link to a file of this repository leads somewhere.
+            for link in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text):
+                self.assertTrue((page.parent / link).exists(), f"{page.name}: {link} does not exist")
+
 
 KEY, SECRET, TOKEN = "AKIDCALLTEST", "call-test-secret-key-0123456789", "call-test-session-token"
 

@@ -38,10 +38,18 @@ pub fn tool(relative: &str, installed_by: &str) -> PathBuf {
     path
 }
 
-/// A fresh, empty directory for this test process, removed when dropped:
+/// A path in the temporary directory that no other test, in this process
+/// or another, is given: the tests run in parallel in one binary.
+pub fn temp_path(name: &str, extension: &str) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::env::temp_dir().join(format!("attach-iot-policy-{name}-{}-{n}{extension}", std::process::id()))
+}
+
+/// A fresh, empty directory for this test, removed when dropped:
 /// each unzipped package is 8 MiB, and CI machines share their disk.
 pub fn tempdir(name: &str) -> TempDir {
-    let dir = std::env::temp_dir().join(format!("attach-iot-policy-{name}-{}", std::process::id()));
+    let dir = temp_path(name, "");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     TempDir(dir)

@@ -21,7 +21,7 @@ impl TestCa {
         // Each CA its own name, so a stranger's certificate is an unknown issuer.
         params.distinguished_name.push(rcgen::DnType::CommonName, name);
         let issuer = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
-        let pem_file = std::env::temp_dir().join(format!("attach-iot-policy-{name}-{}.pem", std::process::id()));
+        let pem_file = crate::temp_path(name, ".pem");
         std::fs::write(&pem_file, issuer.pem()).unwrap();
         Self { issuer, pem_file }
     }

@@ -211,14 +211,7 @@ fn update_attributes(
     username: &str,
     attributes: &[Attribute],
 ) -> Result<Answer, AwsError> {
-    let pool = pool(state, user_pool_id)?;
-    if let Some(a) = attributes.iter().find(|a| !pool.custom_attributes.contains(&a.name)) {
-        return Err(AwsError::InvalidRequest(format!(
-            "InvalidParameterException: Attribute does not exist in the schema: {}",
-            a.name
-        )));
-    }
-    let user = user(pool, username)?;
+    let user = user_for(state, user_pool_id, username, attributes.iter().map(|a| a.name.as_str()))?;
     for a in attributes {
         user.attributes.insert(a.name.clone(), a.value.clone());
     }
@@ -242,18 +235,29 @@ fn delete_attributes(
     username: &str,
     names: &[String],
 ) -> Result<Answer, AwsError> {
-    let pool = pool(state, user_pool_id)?;
-    if let Some(name) = names.iter().find(|n| !pool.custom_attributes.contains(n)) {
-        return Err(AwsError::InvalidRequest(format!(
-            "InvalidParameterException: Attribute does not exist in the schema: {name}"
-        )));
-    }
-    let user = user(pool, username)?;
+    let user = user_for(state, user_pool_id, username, names.iter().map(String::as_str))?;
     // As AWS: removing an attribute the user does not have is not an error.
     for name in names {
         user.attributes.remove(name);
     }
     Ok(Answer::Done)
+}
+
+/// The user an attribute call names, once every attribute it names is in
+/// the pool's schema (as Cognito checks, before it looks for the user).
+fn user_for<'a, 'n>(
+    state: &'a mut AccountState,
+    user_pool_id: &str,
+    username: &str,
+    mut names: impl Iterator<Item = &'n str>,
+) -> Result<&'a mut User, AwsError> {
+    let pool = pool(state, user_pool_id)?;
+    if let Some(name) = names.find(|n| !pool.custom_attributes.iter().any(|c| c == n)) {
+        return Err(AwsError::InvalidRequest(format!(
+            "InvalidParameterException: Attribute does not exist in the schema: {name}"
+        )));
+    }
+    user(pool, username)
 }
 
 fn list_targets_for_policy(
