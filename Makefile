@@ -154,16 +154,13 @@ test: lint test-fast test-integration
 # component tests in wasmtime, the fault tests. No apt, musl, Node or Python.
 # In release, on the build `make run` made: wasmtime is built once, for both
 # (host/Cargo.toml turns on the features the tests' dependencies would add).
-# The host alone, then the guest and ids: the guest's no_std dependencies
-# would otherwise change the features the host's tests resolve.
 test-fast: build
-	$(RELEASE_ENV) cargo test --release -p attach-iot-policy
-	cargo test --release -p attach-iot-policy-guest -p attach-iot-policy-ids
+	$(RELEASE_ENV) cargo test --release --workspace
 
 # The tests that need moto, fun, jco, cfn-lint and the x86_64 package; a plain
 # `cargo test` lists the Rust ones as ignored.
 test-integration: venv node package-x86_64 package-node node/node_modules/.installed target/jco/attacher.js
-	$(RELEASE_ENV) cargo test --release -p attach-iot-policy -- --ignored
+	$(RELEASE_ENV) cargo test --release --workspace -- --ignored
 	cd tests/node && node --test
 	$(VENV)/bin/python -m unittest discover -s tests/deploy -v
 
