@@ -169,11 +169,13 @@ fn serve_lambda(api: &str, settings: std::result::Result<Settings, InitError>) -
 /// Everything an invocation needs, built once: the AWS client, the
 /// component, and the connections the first invocation will use.
 async fn init_function(settings: Settings) -> std::result::Result<(Function, Option<Metrics>), InitError> {
+    // The function's own configuration first: it names what to set.
+    let config = settings.config()?;
     let aws = AwsClient::from_settings(&ProcessEnv, &settings)?;
     let runner =
         load_runner(settings.component.as_deref(), settings.limits).map_err(InitError::component_load_failed)?;
     if settings.preconnect {
-        aws.preconnect(cognito_region(&settings.config()?.allowed_user_pool_ids)).await;
+        aws.preconnect(cognito_region(&config.allowed_user_pool_ids)).await;
     }
     let function = Function::from_settings(Arc::new(runner), &settings, Arc::new(aws))?;
     Ok((function, settings.metrics))
