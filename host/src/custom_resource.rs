@@ -125,9 +125,10 @@ pub fn parse(event: &[u8]) -> Option<Result<Request, Refusal>> {
     if !(object.contains_key("RequestType") && object.contains_key("ResponseURL") && object.contains_key("StackId")) {
         return None;
     }
-    Some(shape(object).and_then(|()| {
-        serde_json::from_value(value.clone()).map_err(|_| Refusal::Shape("a field", "string or object"))
-    }))
+    if let Err(refusal) = shape(object) {
+        return Some(Err(refusal));
+    }
+    Some(serde_json::from_value(value).map_err(|_| Refusal::Shape("a field", "string or object")))
 }
 
 /// The first field of the wrong type, named: serde's own message would quote

@@ -3,24 +3,18 @@
 
 use tracing::{Level, event};
 
-use crate::aws::{Aws, AwsCall};
+use crate::aws::AwsCall;
 use crate::bindings::attach_iot_policy::core::{aws, log};
 use crate::bindings::{Attribute, AwsError};
 use crate::runner::State;
 
-impl State {
-    fn backend(&self) -> &dyn Aws {
-        self.aws.as_ref()
-    }
-}
-
 impl aws::Host for State {
     async fn attach_policy(&mut self, policy_name: String, target: String) -> Result<(), AwsError> {
-        self.backend().done(&self.call, AwsCall::AttachPolicy { policy_name, target }).await
+        self.aws.done(&self.call, AwsCall::AttachPolicy { policy_name, target }).await
     }
 
     async fn list_users(&mut self, user_pool_id: String, filter: String) -> Result<Vec<String>, AwsError> {
-        self.backend().list_users(&self.call, &user_pool_id, &filter).await
+        self.aws.list_users(&self.call, &user_pool_id, &filter).await
     }
 
     async fn update_attributes(
@@ -29,11 +23,11 @@ impl aws::Host for State {
         username: String,
         attributes: Vec<Attribute>,
     ) -> Result<(), AwsError> {
-        self.backend().done(&self.call, AwsCall::UpdateAttributes { user_pool_id, username, attributes }).await
+        self.aws.done(&self.call, AwsCall::UpdateAttributes { user_pool_id, username, attributes }).await
     }
 
     async fn detach_policy(&mut self, policy_name: String, target: String) -> Result<(), AwsError> {
-        self.backend().done(&self.call, AwsCall::DetachPolicy { policy_name, target }).await
+        self.aws.done(&self.call, AwsCall::DetachPolicy { policy_name, target }).await
     }
 
     async fn delete_attributes(
@@ -42,7 +36,7 @@ impl aws::Host for State {
         username: String,
         names: Vec<String>,
     ) -> Result<(), AwsError> {
-        self.backend().done(&self.call, AwsCall::DeleteAttributes { user_pool_id, username, names }).await
+        self.aws.done(&self.call, AwsCall::DeleteAttributes { user_pool_id, username, names }).await
     }
 }
 

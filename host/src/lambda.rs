@@ -169,7 +169,7 @@ pub async fn serve(api: RuntimeApi, function: Function, metrics: Option<Metrics>
     let mut cold_start = true;
     loop {
         let next = api.next().await?;
-        let span = tracing::info_span!("invoke", request_id = %next.request_id.as_str(), trace_id = next.trace_id);
+        let span = crate::runner::span(next.request_id.as_str(), next.trace_id.as_deref());
         let (completion, outcome) = handle(next, cold_start, &function).instrument(span.clone()).await;
         cold_start = false;
         if let (Some(metrics), Some(outcome)) = (&metrics, &outcome) {

@@ -215,10 +215,10 @@ mod tests {
             .finish();
         tracing::subscriber::with_default(subscriber, || {
             let trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
-            tracing::info_span!("invoke", request_id = "8476a536", trace_id = trace).in_scope(|| {
+            crate::runner::span("8476a536", Some(trace)).in_scope(|| {
                 tracing::warn!(status = 503, "the answer is \"throttled\"");
             });
-            tracing::info_span!("invoke", request_id = "9f0a", trace_id = Option::<String>::None).in_scope(|| {
+            crate::runner::span("9f0a", None).in_scope(|| {
                 tracing::info!(cold_start = false, "invocation");
             });
             tracing::debug!("filtered out");

@@ -32,8 +32,14 @@ impl Invocation {
     /// The span every line of the invocation is logged in: it gives each its
     /// `requestId` (and `traceId`). The entry points open it.
     pub fn span(&self) -> tracing::Span {
-        tracing::info_span!("invoke", request_id = %self.request_id, trace_id = self.trace_id)
+        span(&self.request_id, self.trace_id.as_deref())
     }
+}
+
+/// An invocation's span, whose fields the JSON log format lifts to the top
+/// level of each line as `requestId` and `traceId`.
+pub fn span(request_id: &str, trace_id: Option<&str>) -> tracing::Span {
+    tracing::info_span!("invoke", request_id = %request_id, trace_id)
 }
 
 /// What an invocation produced.
