@@ -69,11 +69,35 @@ pub struct Next {
     /// `Lambda-Runtime-Deadline-Ms`: the deadline, in milliseconds since the epoch.
     pub deadline_ms: Option<u64>,
     /// `Lambda-Runtime-Cognito-Identity`, for a direct invocation by a Cognito identity.
-    pub cognito_identity: Option<String>,
+    pub cognito_identity: CognitoIdentity,
     /// `Lambda-Runtime-Trace-Id`, when it is a header value that can be sent on.
     pub trace_id: Option<String>,
     /// The event, as Lambda sent it.
     pub payload: Vec<u8>,
+}
+
+/// What the `Lambda-Runtime-Cognito-Identity` header says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CognitoIdentity {
+    /// No header, or an empty one: not a direct invocation by a Cognito identity.
+    Absent,
+    /// The header's JSON, as Lambda sent it.
+    Present(String),
+    /// A header that is there but is not visible ASCII. Refused, never taken
+    /// as absent: absent lets the event's own `requestContext` speak for the
+    /// caller, and a custom resource request through.
+    Unreadable,
+}
+
+impl CognitoIdentity {
+    fn from_header(value: Option<&http::HeaderValue>) -> Self {
+        match value.map(http::HeaderValue::to_str) {
+            None => Self::Absent,
+            Some(Ok("")) => Self::Absent,
+            Some(Ok(text)) => Self::Present(text.to_owned()),
+            Some(Err(_)) => Self::Unreadable,
+        }
+    }
 }
 
 impl Next {
@@ -82,7 +106,7 @@ impl Next {
         Ok(Next {
             request_id: RequestId::parse(header("Lambda-Runtime-Aws-Request-Id"))?,
             deadline_ms: header("Lambda-Runtime-Deadline-Ms").and_then(|v| v.parse().ok()),
-            cognito_identity: header("Lambda-Runtime-Cognito-Identity").filter(|v| !v.is_empty()).map(str::to_owned),
+            cognito_identity: CognitoIdentity::from_header(headers.get("Lambda-Runtime-Cognito-Identity")),
             trace_id: header("Lambda-Runtime-Trace-Id").filter(|v| is_trace_header(v)).map(str::to_owned),
             payload,
         })
@@ -200,12 +224,20 @@ pub async fn handle(next: Next, cold_start: bool, function: &Function) -> (Compl
         );
     }
     let request_id = next.request_id;
-    let invocation = Invocation {
-        request_id: request_id.as_str().to_owned(),
-        cognito_identity: next.cognito_identity,
-        deadline,
-        trace_id: next.trace_id,
+    let cognito_identity = match next.cognito_identity {
+        CognitoIdentity::Absent => None,
+        CognitoIdentity::Present(identity) => Some(identity),
+        CognitoIdentity::Unreadable => {
+            event!(Level::WARN, "refused an invocation whose Lambda-Runtime-Cognito-Identity is not readable");
+            let cors = &function.config.cors_allow_origin;
+            let message = "the invocation's Cognito identity context could not be read";
+            let response = response::host_error(400, "malformed-identity", message, cors);
+            event!(Level::INFO, status = response.status_code, "response");
+            return (Completion { request_id, response: response.clone() }, Some(Outcome::host(response)));
+        }
     };
+    let invocation =
+        Invocation { request_id: request_id.as_str().to_owned(), cognito_identity, deadline, trace_id: next.trace_id };
     let task_function = function.clone();
     let payload = next.payload;
     // A panic stays inside its task: this invocation gets a 500, the next one
@@ -245,10 +277,27 @@ mod tests {
             "8476a536-e9f4-11e8-9739-2dfe598c3fcd"
         );
         assert!(matches!(next(None), Err(RuntimeError::MissingRequestId)));
+        assert_eq!(next(Some("r")).unwrap().cognito_identity, CognitoIdentity::Absent);
         assert!(matches!(next(Some("")), Err(RuntimeError::MissingRequestId)));
         for bad in ["../../init/error", "a/b", "a?b", "a b"] {
             assert!(matches!(next(Some(bad)), Err(RuntimeError::BadRequestId)), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_cognito_identity_header_that_cannot_be_read_is_not_taken_as_absent() {
+        let identity = |bytes: &[u8]| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert("Lambda-Runtime-Aws-Request-Id", "r".parse().unwrap());
+            headers.insert("Lambda-Runtime-Cognito-Identity", http::HeaderValue::from_bytes(bytes).unwrap());
+            Next::from_headers(&headers, Vec::new()).unwrap().cognito_identity
+        };
+        let json = br#"{"cognitoIdentityId":"us-west-2:d625c9c7-9a79-483c-bb4a-0123456789ab"}"#;
+        assert_eq!(identity(json), CognitoIdentity::Present(String::from_utf8(json.to_vec()).unwrap()));
+        assert_eq!(identity(b""), CognitoIdentity::Absent);
+        let mut one_byte_off = json.to_vec();
+        one_byte_off[3] = 0xe9;
+        assert_eq!(identity(&one_byte_off), CognitoIdentity::Unreadable);
     }
 
     #[test]

@@ -210,7 +210,7 @@ fn a_panic_in_the_backend_is_a_500_and_the_next_invocation_runs() {
     let next = || Next {
         request_id: RequestId::parse(Some("r")).unwrap(),
         deadline_ms: None,
-        cognito_identity: None,
+        cognito_identity: lambda::CognitoIdentity::Absent,
         trace_id: None,
         payload: EXAMPLE_EVENT.as_bytes().to_vec(),
     };

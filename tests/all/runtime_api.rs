@@ -241,6 +241,54 @@ async fn every_line_of_every_kind_of_invocation_names_its_request() {
     assert!(responses.iter().all(|r| r.contains("\"statusCode\":200")), "{responses:?}");
 }
 
+/// A `Lambda-Runtime-Cognito-Identity` with a byte that is not ASCII was read
+/// as no identity at all: an event naming another identity was then believed
+/// (a `DELETE` detached it), and a custom resource request drained the
+/// policy. Now such an invocation gets a 400 and makes no call at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_cognito_identity_is_refused_not_taken_as_absent() {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let aws = capturing_aws(seen.clone()).await;
+    let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() + 60_000;
+    let mine = "us-west-2:d625c9c7-9a79-483c-bb4a-0123456789ab";
+    let pool = "us-west-2:5214f2db-370c-456c-8c4a-0123456789ab";
+    // One byte off plain ASCII: an é in the pool ID.
+    let unreadable = r#"us-west-2:5214f2db-370c-456c-8c4a-0123456789éb"#;
+    let identity = format!(r#"{{"cognitoIdentityId":"{mine}","cognitoIdentityPoolId":"{unreadable}"}}"#);
+    let head = |id: &str| {
+        format!(
+            "Lambda-Runtime-Aws-Request-Id: {id}\r\nLambda-Runtime-Deadline-Ms: {deadline}\r\n\
+             Lambda-Runtime-Cognito-Identity: {identity}\r\n"
+        )
+    };
+    let someone_else = serde_json::json!({"httpMethod": "DELETE", "requestContext": {"identity": {
+        "cognitoIdentityId": "us-west-2:00000000-0000-4000-8000-000000000000", "cognitoIdentityPoolId": pool,
+        "cognitoAuthenticationType": "authenticated"}}});
+    let drain = serde_json::json!({
+        "RequestType": "Delete", "ResponseURL": format!("{aws}/cfn-answer"), "StackId": "s", "RequestId": "r",
+        "LogicalResourceId": "PolicyTargetsDrain", "PhysicalResourceId": "drain",
+        "ResourceProperties": {"PolicyName": support::backends::EXAMPLE_POLICY}
+    });
+    let events = vec![
+        (head("detach-someone-else"), someone_else.to_string().into_bytes()),
+        (head("drain"), drain.to_string().into_bytes()),
+    ];
+    let api = runtime_api(events, seen.clone()).await;
+    let settings = [("ATTACH_IOT_POLICY_PRECONNECT", "off"), ("CFN_RESPONSE_URL_ALLOWED_ORIGIN", aws.as_str())];
+    let mut child = bootstrap(&api, &aws, &settings);
+    until_both_answered(&seen).await;
+    child.kill().unwrap();
+    let stderr = String::from_utf8(child.wait_with_output().unwrap().stderr).unwrap();
+    let seen = seen.lock().unwrap();
+    for response in &seen.responses {
+        let response: serde_json::Value = serde_json::from_str(response).unwrap();
+        assert_eq!(response["statusCode"], 400, "{response}\n{stderr}");
+        let body: serde_json::Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body["error"], "malformed-identity", "{body}");
+    }
+    assert!(seen.aws.is_empty(), "no AWS call, no answer to CloudFormation: {:?}\n{stderr}", seen.aws);
+}
+
 /// Under Lambda, a bad setting is an init error naming the variable, the
 /// drain's settings too: a function with a bad `DETACH_RATE` never starts,
 /// rather than failing when CloudFormation deletes the stack.
