@@ -118,6 +118,7 @@ pub async fn drain(
     let mut tasks = JoinSet::new();
     let mut next_start = Instant::now();
     let mut started_count = 0;
+    let mut interrupted = limits.interrupted.clone();
     let finish = |summary: &mut Summary, (target, result): (String, Result<bool, AwsError>)| match result {
         Ok(true) => summary.detached += 1,
         Ok(false) => summary.already_detached += 1,
@@ -129,7 +130,10 @@ pub async fn drain(
         }
     };
     for target in targets {
-        if limits.interrupted.as_ref().is_some_and(|i| *i.borrow()) {
+        // Paced by start time: the rate holds while calls overlap. However
+        // low the rate, the wait ends at the deadline or an interrupt.
+        pause_until(next_start.min(limits.deadline), &mut interrupted).await;
+        if interrupted.as_ref().is_some_and(|i| *i.borrow()) {
             summary.stopped = Some("interrupted".into());
             break;
         }
@@ -137,8 +141,6 @@ pub async fn drain(
             summary.stopped = Some("the time ran out".into());
             break;
         }
-        // Paced by start time: the rate holds while calls overlap.
-        tokio::time::sleep_until(next_start.into()).await;
         let now = Instant::now();
         next_start = next_start.max(now.checked_sub(interval).unwrap_or(now)) + interval;
         let slot = slots.clone().acquire_owned().await.expect("never closed");
@@ -165,6 +167,20 @@ pub async fn drain(
     let done = summary.detached + summary.already_detached;
     summary.rate = if detach_seconds > 0.0 { done as f64 / detach_seconds } else { 0.0 };
     Ok(summary)
+}
+
+/// Waits until `at`, or until `interrupted` says stop, whichever is first.
+async fn pause_until(at: Instant, interrupted: &mut Option<tokio::sync::watch::Receiver<bool>>) {
+    let pause = tokio::time::sleep_until(at.into());
+    match interrupted {
+        Some(stop) => {
+            tokio::select! {
+                () = pause => {}
+                _ = stop.wait_for(|stop| *stop) => {}
+            }
+        }
+        None => pause.await,
+    }
 }
 
 /// Every target, page by page.
@@ -298,6 +314,32 @@ mod tests {
         assert_eq!((summary.targets, summary.remaining, summary.detached), (2, 2, 0), "{summary:?}");
         assert!(!summary.complete());
         assert_eq!(summary.failures[0].error, "unavailable: the deadline passed");
+    }
+
+    /// At 0.01 a second the pause before the second detach is 100 s; it used
+    /// to run on past the deadline (and the answer to CloudFormation) and
+    /// past Ctrl-C.
+    #[tokio::test]
+    async fn the_pause_between_detaches_ends_at_the_deadline_or_an_interrupt() {
+        let soon = Instant::now() + Duration::from_millis(300);
+        let until_soon = Limits { deadline: soon, ..limits(0.01) };
+        let drained =
+            tokio::time::timeout(Duration::from_secs(5), drain(account(3, 0), "drain-me", until_soon, |_, _| {}));
+        let summary = drained.await.expect("it stops at the deadline").unwrap();
+        assert_eq!((summary.detached, summary.remaining), (1, 2), "{summary:?}");
+        assert_eq!(summary.stopped.as_deref(), Some("the time ran out"));
+
+        let (stop, interrupted) = tokio::sync::watch::channel(false);
+        let until_stopped = Limits { interrupted: Some(interrupted), ..limits(0.01) };
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let _ = stop.send(true);
+        });
+        let drained =
+            tokio::time::timeout(Duration::from_secs(5), drain(account(3, 0), "drain-me", until_stopped, |_, _| {}));
+        let summary = drained.await.expect("it stops when interrupted").unwrap();
+        assert_eq!((summary.detached, summary.remaining), (1, 2), "{summary:?}");
+        assert_eq!(summary.stopped.as_deref(), Some("interrupted"));
     }
 
     #[test]

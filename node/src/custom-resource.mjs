@@ -47,12 +47,13 @@ export async function drain(aws, policy, rate, until, remainingMs) {
   let next = Date.now();
   const inFlight = new Set();
   for (const target of targets) {
+    // However low the rate, the pause ends at the deadline.
+    const wait = Math.min(next, until) - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     if (Date.now() >= until) {
       summary.stopped = 'the time ran out';
       break;
     }
-    const wait = next - Date.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     next = Math.max(next, Date.now() - interval) + interval;
     const call = aws
       .detachPolicy(policy, target, remainingMs)

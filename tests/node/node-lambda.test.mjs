@@ -267,3 +267,20 @@ test('an answer that comes after its call gave up is never taken for the next ca
   const next = await h.handler(c.event, { awsRequestId: 'b', getRemainingTimeInMillis: () => 5000 });
   assert.equal(next.statusCode, 200, next.body);
 });
+
+test('the pause between detaches ends at the deadline, however low the rate', async () => {
+  const { drain } = await import(join(root, 'node/src/custom-resource.mjs'));
+  const detached = [];
+  const aws = {
+    listTargetsForPolicy: async () => ({ targets: ['a', 'b', 'c'], nextMarker: undefined }),
+    detachPolicy: async (policy, target) => void detached.push(target),
+  };
+  const started = Date.now();
+  // 0.01 a second: 100 s between detaches, and 300 ms to go.
+  const summary = await drain(aws, 'p', 0.01, started + 300, () => 5000);
+  assert.ok(Date.now() - started < 2000, `it stopped at the deadline, after ${Date.now() - started} ms`);
+  assert.equal(summary.stopped, 'the time ran out');
+  assert.deepEqual(detached, ['a']);
+  assert.equal(summary.remaining, 2);
+});
+
