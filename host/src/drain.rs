@@ -106,7 +106,7 @@ pub async fn drain(
     mut progress: impl FnMut(usize, usize),
 ) -> Result<Summary, AwsError> {
     let started = Instant::now();
-    let targets = list_all(aws.as_ref(), policy, limits.deadline).await?;
+    let targets = list_all(aws.as_ref(), policy, limits.deadline, limits.interrupted.as_ref()).await?;
     let total = targets.len();
     event!(Level::INFO, policy, targets = total, "listed the policy's targets");
     let mut summary = Summary { policy: policy.to_owned(), targets: total, ..Summary::default() };
@@ -183,17 +183,33 @@ async fn pause_until(at: Instant, interrupted: &mut Option<tokio::sync::watch::R
     }
 }
 
-/// Every target, page by page.
-pub async fn list_all(aws: &dyn Aws, policy: &str, deadline: Instant) -> Result<Vec<String>, AwsError> {
+/// Every target, page by page. It stops at a marker it has seen before (a
+/// cycle, A → B → A, would never end), and between pages when `interrupted`
+/// says stop: the drain then stops too, with what was listed.
+pub async fn list_all(
+    aws: &dyn Aws,
+    policy: &str,
+    deadline: Instant,
+    interrupted: Option<&tokio::sync::watch::Receiver<bool>>,
+) -> Result<Vec<String>, AwsError> {
     let mut targets = Vec::new();
     let mut marker: Option<String> = None;
+    // One marker a page of 250: small beside the targets themselves.
+    let mut seen = std::collections::HashSet::<String>::new();
     loop {
         let cx = CallContext::until(deadline.min(Instant::now() + CALL_BUDGET));
         let page = aws.list_targets_for_policy(&cx, policy, marker.as_deref()).await?;
         targets.extend(page.targets);
+        if interrupted.is_some_and(|i| *i.borrow()) {
+            return Ok(targets);
+        }
         match page.next_marker {
-            Some(next) if Some(&next) != marker.as_ref() => marker = Some(next),
-            _ => return Ok(targets),
+            Some(next) if seen.insert(next.clone()) => marker = Some(next),
+            Some(_) => {
+                event!(Level::WARN, policy, "the listing gave a marker it gave before; it stops there");
+                return Ok(targets);
+            }
+            None => return Ok(targets),
         }
     }
 }
@@ -340,6 +356,41 @@ mod tests {
         let summary = drained.await.expect("it stops when interrupted").unwrap();
         assert_eq!((summary.detached, summary.remaining), (1, 2), "{summary:?}");
         assert_eq!(summary.stopped.as_deref(), Some("interrupted"));
+    }
+
+    /// An IoT whose markers go round: A, B, then A again.
+    struct CyclingListing;
+
+    #[async_trait::async_trait]
+    impl Aws for CyclingListing {
+        async fn call(&self, _: &CallContext, call: AwsCall) -> Result<crate::aws::Answer, AwsError> {
+            // A real call yields; so the test's timeout can fire if the listing never ends.
+            tokio::task::yield_now().await;
+            let AwsCall::ListTargetsForPolicy { marker, .. } = call else { unreachable!("only the listing") };
+            let (target, next) = match marker.as_deref() {
+                None => ("a", "A"),
+                Some("A") => ("b", "B"),
+                _ => ("c", "A"),
+            };
+            let page = crate::aws::TargetsPage { targets: vec![target.into()], next_marker: Some(next.into()) };
+            Ok(crate::aws::Answer::Targets(page))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_listing_whose_markers_go_round_ends() {
+        let far = Instant::now() + Duration::from_secs(60);
+        let listed = tokio::time::timeout(Duration::from_secs(5), list_all(&CyclingListing, "p", far, None));
+        assert_eq!(listed.await.expect("the listing ends").unwrap(), ["a", "b", "c"]);
+    }
+
+    #[tokio::test]
+    async fn an_interrupt_stops_the_listing_between_pages() {
+        let (stop, interrupted) = tokio::sync::watch::channel(true);
+        let far = Instant::now() + Duration::from_secs(60);
+        let listed = list_all(&CyclingListing, "p", far, Some(&interrupted)).await.unwrap();
+        assert_eq!(listed, ["a"], "one page, then it stops");
+        drop(stop);
     }
 
     #[test]

@@ -281,7 +281,7 @@ fn detach_all(policy: &str, rate: f64, dry_run: bool, settings: &Settings) -> Re
     let summary = runtime.block_on(async {
         if dry_run {
             let deadline = std::time::Instant::now() + Duration::from_secs(3600);
-            let targets = drain::list_all(aws.as_ref(), policy, deadline).await?;
+            let targets = drain::list_all(aws.as_ref(), policy, deadline, None).await?;
             let n = targets.len();
             return Ok(Summary {
                 policy: policy.into(),

@@ -36,11 +36,14 @@ export function allowedResponseUrl(url, responseOrigin) {
  */
 export async function drain(aws, policy, rate, until, remainingMs) {
   const targets = [];
+  // A marker seen before ends the listing: a cycle (A, B, A) would not.
+  const seen = new Set();
   let marker;
   do {
     const page = await aws.listTargetsForPolicy(policy, marker, remainingMs);
     targets.push(...page.targets);
-    marker = page.nextMarker && page.nextMarker !== marker ? page.nextMarker : undefined;
+    marker = page.nextMarker && !seen.has(page.nextMarker) ? page.nextMarker : undefined;
+    if (marker) seen.add(marker);
   } while (marker);
   const summary = { targets: targets.length, detached: 0, alreadyDetached: 0, remaining: 0, failure: null, stopped: null };
   const interval = 1000 / rate;

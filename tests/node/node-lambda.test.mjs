@@ -284,3 +284,20 @@ test('the pause between detaches ends at the deadline, however low the rate', as
   assert.equal(summary.remaining, 2);
 });
 
+test('a listing whose markers go round ends', async () => {
+  const { drain } = await import(join(root, 'node/src/custom-resource.mjs'));
+  const pages = { undefined: ['a', 'A'], A: ['b', 'B'], B: ['c', 'A'] };
+  let calls = 0;
+  const aws = {
+    listTargetsForPolicy: async (policy, marker) => {
+      assert.ok(++calls < 10, 'the listing went round');
+      const [target, nextMarker] = pages[marker];
+      return { targets: [target], nextMarker };
+    },
+    detachPolicy: async () => {},
+  };
+  const summary = await drain(aws, 'p', 1000, Date.now() + 5000, () => 5000);
+  assert.equal(summary.targets, 3);
+  assert.equal(summary.detached, 3);
+});
+
