@@ -55,16 +55,21 @@ pub fn switch(var: &impl Lookup, name: &'static str) -> Result<bool, ConfigError
     }
 }
 
+/// `IOT_POLICY_NAME` is unset or empty.
+pub fn missing_policy() -> ConfigError {
+    ConfigError {
+        variable: "IOT_POLICY_NAME",
+        problem: "is required: the IoT policy (or comma-separated policies) to attach".into(),
+    }
+}
+
 /// Reads the configuration through `var`, so tests need not touch the
 /// process environment.
 pub fn from_lookup(var: &impl Lookup) -> Result<Config, ConfigError> {
     let policy_names =
         list(var, "IOT_POLICY_NAME", is_policy_name, "an IoT policy name ([A-Za-z0-9_+=,.@-], 1-128 characters)")?;
     if policy_names.is_empty() {
-        return Err(ConfigError {
-            variable: "IOT_POLICY_NAME",
-            problem: "is required: the IoT policy (or comma-separated policies) to attach".into(),
-        });
+        return Err(missing_policy());
     }
     let attribute_name = match var.get("COGNITO_ATTRIBUTE_NAME")?.map(|v| v.trim().to_owned()) {
         None => DEFAULT_ATTRIBUTE_NAME.to_owned(),

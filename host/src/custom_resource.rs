@@ -11,7 +11,6 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use rustls::pki_types::CertificateDer;
-
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tracing::{Level, event};

@@ -19,15 +19,6 @@ use crate::aws::{Aws, AwsCall, AwsError, CallContext};
 
 /// AWS IoT's default quota for `DetachPolicy`, in requests a second.
 pub const DEFAULT_RATE: f64 = 15.0;
-/// A rate of detaches a second, as `--rate` and `DETACH_RATE` take it: more
-/// than 0 and at most 1000.
-pub fn parse_rate(value: &str) -> Result<f64, String> {
-    match value.trim().parse::<f64>() {
-        Ok(rate) if rate > 0.0 && rate <= 1000.0 => Ok(rate),
-        _ => Err("must be a number of detaches a second, more than 0 and at most 1000".into()),
-    }
-}
-
 /// The most detaches in flight at once.
 const IN_FLIGHT: usize = 32;
 /// How long one AWS call (with its own retries) may take.
@@ -37,6 +28,15 @@ const CALL_BUDGET: Duration = Duration::from_secs(30);
 const THROTTLED_TRIES: u32 = 5;
 /// The wait before trying a throttled target again.
 const THROTTLED_PAUSE: Duration = Duration::from_secs(1);
+
+/// A rate of detaches a second, as `--rate` and `DETACH_RATE` take it: more
+/// than 0 and at most 1000.
+pub fn parse_rate(value: &str) -> Result<f64, String> {
+    match value.trim().parse::<f64>() {
+        Ok(rate) if rate > 0.0 && rate <= 1000.0 => Ok(rate),
+        _ => Err("must be a number of detaches a second, more than 0 and at most 1000".into()),
+    }
+}
 
 /// How the drain went, as `detach-all` prints it.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -386,11 +386,10 @@ mod tests {
 
     #[tokio::test]
     async fn an_interrupt_stops_the_listing_between_pages() {
-        let (stop, interrupted) = tokio::sync::watch::channel(true);
+        let (_stop, interrupted) = tokio::sync::watch::channel(true);
         let far = Instant::now() + Duration::from_secs(60);
         let listed = list_all(&CyclingListing, "p", far, Some(&interrupted)).await.unwrap();
         assert_eq!(listed, ["a"], "one page, then it stops");
-        drop(stop);
     }
 
     #[test]

@@ -151,11 +151,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 fn serve_lambda(api: &str, settings: std::result::Result<Settings, InitError>) -> Result<()> {
     runtime()?.block_on(async {
         let api = RuntimeApi::new(api).context("building the Runtime API client")?;
-        let init = match settings {
-            Ok(settings) => init_function(settings).await,
-            Err(e) => Err(e),
-        };
-        match init {
+        match async { init_function(settings?).await }.await {
             Ok((function, metrics)) => Ok(lambda::serve(api, function, metrics).await?),
             Err(e) => {
                 let message = format!("{:#}", e.cause);

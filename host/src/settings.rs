@@ -135,10 +135,7 @@ impl Settings {
     /// The component's configuration, for what runs the component or drains
     /// its policy; an error naming `IOT_POLICY_NAME` when it is unset.
     pub fn config(&self) -> Result<&Config, ConfigError> {
-        self.config.as_ref().ok_or_else(|| ConfigError {
-            variable: "IOT_POLICY_NAME",
-            problem: "is required: the IoT policy (or comma-separated policies) to attach".into(),
-        })
+        self.config.as_ref().ok_or_else(crate::config::missing_policy)
     }
 }
 
