@@ -241,15 +241,7 @@ async fn decide(
             json!({ "Detached": summary.detached, "AlreadyDetached": summary.already_detached }),
         ),
         Ok(summary) => {
-            let why = match (&summary.stopped, summary.failures.first()) {
-                (Some(stopped), _) => stopped.clone(),
-                (None, Some(f)) => format!("a detach failed: {}", f.error),
-                (None, None) => "some detaches failed".into(),
-            };
-            let reason = format!(
-                "{} of {} targets are still attached to {policy} ({why}); {resume}",
-                summary.remaining, summary.targets
-            );
+            let reason = format!("{}; {resume}", drain::still_attached(&summary));
             ("FAILED", reason, json!({ "Detached": summary.detached, "Remaining": summary.remaining }))
         }
         // The policy is gone already: nothing is attached to it.

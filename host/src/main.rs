@@ -90,7 +90,7 @@ enum Command {
         /// The IoT policy.
         #[arg(long)]
         policy: String,
-        /// Detaches a second, more than 0 and at most 1000; by default
+        /// Detaches a second, more than 0 and at most 10000; by default
         /// DETACH_RATE, else 15, AWS IoT's default quota for DetachPolicy.
         #[arg(long, value_parser = attach_iot_policy::drain::parse_rate)]
         rate: Option<f64>,
@@ -275,24 +275,26 @@ fn detach_all(policy: &str, rate: f64, dry_run: bool, settings: &Settings) -> Re
     let runtime = runtime()?;
     let aws: Arc<dyn Aws> = Arc::new(runtime.block_on(command_line_client(settings))?);
     let summary = runtime.block_on(async {
-        if dry_run {
-            let deadline = std::time::Instant::now() + Duration::from_secs(3600);
-            let targets = drain::list_all(aws.as_ref(), policy, deadline, None).await?;
-            let n = targets.len();
-            return Ok(Summary {
-                policy: policy.into(),
-                targets: n,
-                remaining: n,
-                stopped: Some("dry run".into()),
-                ..Summary::default()
-            });
-        }
         let (stop, interrupted) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
                 let _ = stop.send(true);
             }
         });
+        // A far deadline: an operator's command runs until it is done or stopped.
+        let deadline = std::time::Instant::now() + Duration::from_secs(86_400 * 7);
+        if dry_run {
+            let (n, whole) = drain::count(aws.as_ref(), policy, deadline, Some(interrupted)).await?;
+            let stopped = if whole { "dry run" } else { "dry run, interrupted before the listing ended" };
+            return Ok(Summary {
+                policy: policy.into(),
+                targets: n,
+                remaining: n,
+                stopped: Some(stopped.into()),
+                listed_all: whole,
+                ..Summary::default()
+            });
+        }
         let terminal = std::io::stderr().is_terminal();
         let mut shown = std::time::Instant::now();
         let progress = |done: usize, total: usize| {
@@ -301,13 +303,7 @@ fn detach_all(policy: &str, rate: f64, dry_run: bool, settings: &Settings) -> Re
                 let _ = write!(std::io::stderr(), "\r{}", drain::bar(done, total, 40));
             }
         };
-        // A far deadline: an operator's command runs until it is done or stopped.
-        let limits = Limits {
-            rate,
-            deadline: std::time::Instant::now() + Duration::from_secs(86_400 * 7),
-            calls_end: None,
-            interrupted: Some(interrupted),
-        };
+        let limits = Limits { rate, deadline, calls_end: None, interrupted: Some(interrupted) };
         let summary = drain::drain(aws.clone(), policy, limits, progress).await;
         if terminal {
             let _ = writeln!(std::io::stderr());
@@ -320,11 +316,7 @@ fn detach_all(policy: &str, rate: f64, dry_run: bool, settings: &Settings) -> Re
     if summary.complete() || dry_run {
         Ok(())
     } else {
-        anyhow::bail!(
-            "{} of {} targets are still attached to {policy}; run the command again to resume",
-            summary.remaining,
-            summary.targets
-        )
+        anyhow::bail!("{}; run the command again to resume", drain::still_attached(&summary))
     }
 }
 
