@@ -161,7 +161,7 @@ test-fast: build
 # `cargo test` lists the Rust ones as ignored.
 test-integration: venv node package-x86_64 package-node node/node_modules/.installed target/jco/attacher.js
 	$(RELEASE_ENV) cargo test --release --workspace -- --ignored
-	cd tests/node && node --test
+	cd tests/node && node --test --test-timeout=120000
 	$(VENV)/bin/python -m unittest discover -s tests/deploy -v
 
 lint: .wasm-target

@@ -156,8 +156,8 @@ export function settingsFrom(env) {
   if (!['', 'on', 'off'].includes(metrics)) throw new ConfigError('ATTACH_IOT_POLICY_METRICS', 'must be on or off');
   const rateText = (env.DETACH_RATE ?? '').trim();
   const detachRate = rateText === '' ? DEFAULT_DETACH_RATE : Number(rateText);
-  if (!(detachRate > 0 && detachRate <= 1000)) {
-    throw new ConfigError('DETACH_RATE', 'must be a number of detaches a second, more than 0 and at most 1000');
+  if (!(detachRate > 0 && detachRate <= 10_000)) {
+    throw new ConfigError('DETACH_RATE', 'must be a number of detaches a second, more than 0 and at most 10000');
   }
   return {
     detachRate,

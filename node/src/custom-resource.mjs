@@ -1,7 +1,7 @@
 // The stack's custom resource, as host/src/custom_resource.rs serves it: on
-// `Delete`, detach the stack's IoT policy from every target (listed first,
-// then detached at DETACH_RATE a second) before CloudFormation deletes the
-// policy; `Create` and `Update` change nothing. The answer is a PUT to the
+// `Delete`, detach the stack's IoT policy from every target (each page of
+// the listing detached at DETACH_RATE a second as it comes) before
+// CloudFormation deletes the policy; `Create` and `Update` change nothing. The answer is a PUT to the
 // ResponseURL, which must be AWS's (or CFN_RESPONSE_URL_ALLOWED_ORIGIN's).
 import http from 'node:http';
 import https from 'node:https';
@@ -30,49 +30,128 @@ export function allowedResponseUrl(url, responseOrigin) {
   return aws || (!!responseOrigin && parsed.origin === responseOrigin);
 }
 
+const IN_FLIGHT = 32;
+// Targets remembered to skip one listed again on a nearby page (host/src/drain.rs).
+const RECENT_TARGETS = 1000;
+const TIME_RAN_OUT = Symbol('the time ran out');
+
 /**
- * Lists every target, then detaches each at `rate` a second until `until`.
- * `remainingMs` is the time each call may take.
+ * Brent's cycle detection over the listing's markers, in constant memory:
+ * one marker is kept, and replaced after 1, 2, 4, 8… steps.
+ */
+export function markerCycle() {
+  let kept;
+  let power = 1;
+  let steps = 0;
+  return (marker) => {
+    if (marker === kept) return true;
+    if (++steps >= power) {
+      kept = marker;
+      power *= 2;
+      steps = 0;
+    }
+    return false;
+  };
+}
+
+/** The listing's pages, each with whether it is the last; the next is fetched while one is detached. */
+async function* pages(aws, policy, remainingMs) {
+  const seenBefore = markerCycle();
+  let next = aws.listTargetsForPolicy(policy, undefined, remainingMs);
+  while (next) {
+    const page = await next;
+    const marker = page.nextMarker && !seenBefore(page.nextMarker) ? page.nextMarker : undefined;
+    next = marker ? aws.listTargetsForPolicy(policy, marker, remainingMs) : null;
+    // Its failure is read when its turn comes, or not at all if the drain stops first.
+    next?.catch(() => {});
+    yield { targets: page.targets ?? [], last: !next };
+  }
+}
+
+/**
+ * Detaches every target of `policy` at `rate` a second until `until`, as
+ * host/src/drain.rs does: pages stream into detaches, a page ahead, so
+ * memory holds a few pages whatever the count; a pass that detached anything
+ * is followed by another (a listing read while its targets go may skip
+ * some). `remainingMs` is the time each call may take.
  */
 export async function drain(aws, policy, rate, until, remainingMs) {
-  const targets = [];
-  // A marker seen before ends the listing: a cycle (A, B, A) would not.
-  const seen = new Set();
-  let marker;
-  do {
-    const page = await aws.listTargetsForPolicy(policy, marker, remainingMs);
-    targets.push(...page.targets);
-    marker = page.nextMarker && !seen.has(page.nextMarker) ? page.nextMarker : undefined;
-    if (marker) seen.add(marker);
-  } while (marker);
-  const summary = { targets: targets.length, detached: 0, alreadyDetached: 0, remaining: 0, failure: null, stopped: null };
+  const summary = { targets: 0, detached: 0, alreadyDetached: 0, remaining: 0, failure: null, stopped: null, listedAll: false };
   const interval = 1000 / rate;
+  // At high rates the timer's millisecond grain would stall the schedule.
+  const slack = Math.max(interval, 5);
   let next = Date.now();
-  const inFlight = new Set();
-  for (const target of targets) {
-    // However low the rate, the pause ends at the deadline.
-    const wait = Math.min(next, until) - Date.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    if (Date.now() >= until) {
-      summary.stopped = 'the time ran out';
-      break;
+  for (let pass = 1; ; pass++) {
+    const detachedBefore = summary.detached;
+    Object.assign(summary, { remaining: 0, failure: null, listedAll: false });
+    const recent = new Set();
+    const firstTime = (target) => {
+      if (recent.has(target)) return false;
+      recent.add(target);
+      if (recent.size > RECENT_TARGETS) recent.delete(recent.values().next().value);
+      return true;
+    };
+    const inFlight = new Set();
+    const listing = pages(aws, policy, remainingMs);
+    let listed = 0;
+    try {
+      listing: for (;;) {
+        let timer;
+        const timeUp = new Promise((resolve) => {
+          timer = setTimeout(resolve, Math.max(0, until - Date.now()), TIME_RAN_OUT);
+        });
+        const step = await Promise.race([listing.next(), timeUp]).finally(() => clearTimeout(timer));
+        if (step === TIME_RAN_OUT) {
+          summary.stopped = 'the time ran out';
+          break;
+        }
+        if (step.done) break;
+        summary.listedAll = step.value.last;
+        const targets = step.value.targets.filter(firstTime);
+        for (const [i, target] of targets.entries()) {
+          listed++;
+          // However low the rate, the pause ends at the deadline.
+          const wait = Math.min(next, until) - Date.now();
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+          if (Date.now() >= until) {
+            summary.stopped = 'the time ran out';
+            // This target and the rest of its page are known and still attached.
+            summary.remaining += targets.length - i;
+            break listing;
+          }
+          next = Math.max(next, Date.now() - slack) + interval;
+          const call = aws
+            .detachPolicy(policy, target, remainingMs)
+            .then(() => summary.detached++)
+            .catch((e) => {
+              if (e?.payload?.tag === 'not-found') return summary.alreadyDetached++;
+              summary.remaining++;
+              summary.failure ??= `${e?.payload?.tag ?? 'other'}: ${e?.payload?.val ?? e}`;
+            })
+            .finally(() => inFlight.delete(call));
+          inFlight.add(call);
+          if (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
+        }
+      }
+    } catch (e) {
+      // Nothing was done: the caller tells "no such policy" from the rest.
+      if (pass === 1 && listed === 0) throw e;
+      summary.stopped = `listing the targets failed (${e?.payload?.tag ?? 'other'}: ${e?.payload?.val ?? e})`;
     }
-    next = Math.max(next, Date.now() - interval) + interval;
-    const call = aws
-      .detachPolicy(policy, target, remainingMs)
-      .then(() => summary.detached++)
-      .catch((e) => {
-        if (e?.payload?.tag === 'not-found') return summary.alreadyDetached++;
-        summary.remaining++;
-        summary.failure ??= `${e?.payload?.tag ?? 'other'}: ${e?.payload?.val ?? e}`;
-      })
-      .finally(() => inFlight.delete(call));
-    inFlight.add(call);
-    if (inFlight.size >= 32) await Promise.race(inFlight);
+    await Promise.all(inFlight);
+    if (summary.stopped || summary.detached === detachedBefore) break;
   }
-  await Promise.all(inFlight);
-  summary.remaining = summary.targets - summary.detached - summary.alreadyDetached;
+  summary.targets = summary.detached + summary.alreadyDetached + summary.remaining;
   return summary;
+}
+
+/** What an incomplete drain left, in a sentence (host/src/drain.rs `still_attached`). */
+export function stillAttached(policy, summary) {
+  if (summary.stopped && !summary.listedAll) {
+    return `${summary.remaining} listed targets are still attached to ${policy}, and more may be: the listing did not end (${summary.stopped})`;
+  }
+  const why = summary.stopped ?? (summary.failure ? `a detach failed: ${summary.failure}` : null);
+  return `${summary.remaining} of ${summary.targets} targets are still attached to ${policy}${why ? ` (${why})` : ''}`;
 }
 
 async function decide(event, { aws, config, settings, remainingMs }) {
@@ -92,15 +171,10 @@ async function decide(event, { aws, config, settings, remainingMs }) {
     if (e?.payload?.tag === 'not-found') return ['SUCCESS', `${policy} does not exist`, {}];
     return ['FAILED', `listing the targets of ${policy} failed (${e?.payload?.tag ?? 'other'}: ${e?.payload?.val ?? e}); ${resume}`, {}];
   }
-  if (summary.remaining === 0) {
+  if (summary.remaining === 0 && !summary.stopped) {
     return ['SUCCESS', `detached ${policy} from ${summary.targets} targets`, { Detached: summary.detached, AlreadyDetached: summary.alreadyDetached }];
   }
-  const why = summary.stopped ?? (summary.failure ? `a detach failed: ${summary.failure}` : 'some detaches failed');
-  return [
-    'FAILED',
-    `${summary.remaining} of ${summary.targets} targets are still attached to ${policy} (${why}); ${resume}`,
-    { Detached: summary.detached, Remaining: summary.remaining },
-  ];
+  return ['FAILED', `${stillAttached(policy, summary)}; ${resume}`, { Detached: summary.detached, Remaining: summary.remaining }];
 }
 
 /** Serves one request and answers CloudFormation; returns the invocation's own result. */

@@ -148,11 +148,20 @@ async function responseUrl() {
     });
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return { origin: `http://127.0.0.1:${server.address().port}`, answers, close: () => server.close() };
+  return {
+    origin: `http://127.0.0.1:${server.address().port}`,
+    answers,
+    close: () => {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
 }
 
-test('the stack custom resource: Create and Update change nothing; Delete drains, or fails saying why', async () => {
+test('the stack custom resource: Create and Update change nothing; Delete drains, or fails saying why', async (t) => {
   const { origin, answers, close } = await responseUrl();
+  // Closed whatever the outcome: an open server keeps `node --test` from exiting.
+  t.after(close);
   const attached = new Set(Array.from({ length: 40 }, (_, i) => `us-east-1:00000000-0000-4000-8000-${String(i).padStart(12, '0')}`));
   let denied = false;
   const aws = {
@@ -199,11 +208,12 @@ test('the stack custom resource: Create and Update change nothing; Delete drains
   assert.equal(answers.at(-1).body.Status, 'SUCCESS', answers.at(-1).body.Reason);
   assert.equal(answers.at(-1).body.Data.Detached, 40);
   assert.equal(attached.size, 0);
-  close();
 });
 
-test('the custom resource answers in time when a detach never returns: no call runs into the time kept for the answer', async () => {
+test('the custom resource answers in time when a detach never returns: no call runs into the time kept for the answer', async (t) => {
   const { origin, answers, close } = await responseUrl();
+  // Closed whatever the outcome: an open server keeps `node --test` from exiting.
+  t.after(close);
   const invocationEnd = Date.now() + 10_500;
   const budgets = [];
   const aws = {
@@ -231,7 +241,6 @@ test('the custom resource answers in time when a detach never returns: no call r
     },
     context,
   );
-  close();
   // Detaches start only in the first 0.5 s, and each ends 4 s before the
   // invocation does (6.5 s from the start), leaving that time for the answer.
   assert.equal(budgets.length, 2);
@@ -287,17 +296,85 @@ test('the pause between detaches ends at the deadline, however low the rate', as
 test('a listing whose markers go round ends', async () => {
   const { drain } = await import(join(root, 'node/src/custom-resource.mjs'));
   const pages = { undefined: ['a', 'A'], A: ['b', 'B'], B: ['c', 'A'] };
+  const detached = new Set();
   let calls = 0;
   const aws = {
     listTargetsForPolicy: async (policy, marker) => {
       assert.ok(++calls < 10, 'the listing went round');
       const [target, nextMarker] = pages[marker];
-      return { targets: [target], nextMarker };
+      return { targets: detached.has(target) ? [] : [target], nextMarker };
     },
-    detachPolicy: async () => {},
+    detachPolicy: async (policy, target) => void detached.add(target),
   };
   const summary = await drain(aws, 'p', 1000, Date.now() + 5000, () => 5000);
   assert.equal(summary.targets, 3);
   assert.equal(summary.detached, 3);
 });
 
+
+test('any cycle of markers is caught, in constant memory', async () => {
+  const { markerCycle } = await import(join(root, 'node/src/custom-resource.mjs'));
+  for (const [tail, cycle] of [[0, 1], [0, 2], [3, 1], [5, 7], [100, 3], [1, 250]]) {
+    const seenBefore = markerCycle();
+    let caught = -1;
+    for (let i = 0; i < 10_000 && caught < 0; i++) if (seenBefore(i < tail ? `t${i}` : `c${(i - tail) % cycle}`)) caught = i;
+    assert.ok(caught >= 0 && caught <= 2 * (tail + cycle) + cycle, `tail ${tail}, cycle ${cycle}: caught at ${caught}`);
+  }
+});
+
+/** An IoT of `pages` pages of 250, made as asked for; it counts the targets handed out and not yet detached. */
+function manyPages(pages, { hangAfter } = {}) {
+  const state = { detached: 0, listed: 0, mostHeld: 0 };
+  state.aws = {
+    listTargetsForPolicy: async (policy, marker) => {
+      const n = Number(marker ?? 0);
+      if (hangAfter !== undefined && n > hangAfter) return new Promise(() => {});
+      if (state.detached >= pages * 250) return { targets: [] };
+      const targets = Array.from({ length: 250 }, (_, i) => `us-east-1:${String(n).padStart(8, '0')}-0000-4000-8000-${String(i).padStart(12, '0')}`);
+      state.listed += 250;
+      state.mostHeld = Math.max(state.mostHeld, state.listed - state.detached);
+      return { targets, nextMarker: n + 1 < pages ? String(n + 1) : undefined };
+    },
+    detachPolicy: async () => void state.detached++,
+  };
+  return state;
+}
+
+test('the drain holds a few pages, whatever the count (it used to list every target first)', async () => {
+  const { drain } = await import(join(root, 'node/src/custom-resource.mjs'));
+  const iot = manyPages(100);
+  const summary = await drain(iot.aws, 'p', 10_000, Date.now() + 60_000, () => 60_000);
+  assert.deepEqual([summary.detached, summary.remaining, summary.stopped], [25_000, 0, null]);
+  // The page being detached, the one fetched ahead, and the detaches on their way.
+  assert.ok(iot.mostHeld <= 2 * 250 + 32, `${iot.mostHeld} targets were held at once`);
+});
+
+test('a page that never comes stops the drain at the deadline, and the answer says the listing did not end', async () => {
+  const { drain, stillAttached } = await import(join(root, 'node/src/custom-resource.mjs'));
+  const started = Date.now();
+  const summary = await drain(manyPages(10, { hangAfter: 1 }).aws, 'p', 10_000, started + 500, () => 5000);
+  assert.ok(Date.now() - started < 3000, `it stopped after ${Date.now() - started} ms`);
+  assert.equal(summary.stopped, 'the time ran out');
+  assert.equal(summary.detached, 500);
+  assert.match(stillAttached('p', summary), /^0 listed targets are still attached to p, and more may be: the listing did not end \(the time ran out\)$/);
+});
+
+test('a target listed twice, on overlapping pages, is detached and counted once', async () => {
+  const { drain } = await import(join(root, 'node/src/custom-resource.mjs'));
+  const attached = new Set(Array.from({ length: 1000 }, (_, i) => `target-${String(i).padStart(4, '0')}`));
+  let listing = [];
+  const aws = {
+    // Each page repeats the last 10 of the one before; a listing reads what was attached at its first page.
+    listTargetsForPolicy: async (policy, marker) => {
+      if (marker === undefined) listing = [...attached];
+      const start = Number(marker ?? 0);
+      const end = Math.min(start + 100, listing.length);
+      return { targets: listing.slice(Math.max(0, start - 10), end), nextMarker: end < listing.length ? String(end) : undefined };
+    },
+    // As the simulated account, detaching what is not attached succeeds.
+    detachPolicy: async (policy, target) => void attached.delete(target),
+  };
+  const summary = await drain(aws, 'p', 10_000, Date.now() + 60_000, () => 60_000);
+  assert.deepEqual([summary.targets, summary.detached, summary.alreadyDetached, summary.remaining], [1000, 1000, 0, 0]);
+  assert.equal(attached.size, 0);
+});
