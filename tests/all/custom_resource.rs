@@ -204,3 +204,120 @@ fn a_detach_that_never_returns_still_leaves_time_to_answer() {
     assert!(reason.contains("detach-all --policy stack-policy"), "{reason}");
     assert!(stderr.contains("answered CloudFormation"), "{stderr}");
 }
+
+/// An AWS on loopback that refuses every request and quotes its session
+/// token and access key back, as a server may: the first page of a listing
+/// is answered, so that a drain has targets to fail on.
+fn quoting_aws() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let quoted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = quoted.clone();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async move {
+            listener.set_nonblocking(true).unwrap();
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let count = count.clone();
+                tokio::spawn(async move {
+                    while let Some((head, _)) = read_request(&mut socket).await {
+                        let header = |name: &str| {
+                            head.lines()
+                                .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case(name)))
+                                .map(|(_, v)| v.trim().to_owned())
+                                .unwrap_or_default()
+                        };
+                        let answer = if head.starts_with("POST /policy-targets/") && !head.contains("marker=") {
+                            let body = br#"{"targets": ["us-east-1:00000000-0000-4000-8000-000000000001"], "nextMarker": "2"}"#;
+                            http(200, "", body)
+                        } else {
+                            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            let token = header("x-amz-security-token");
+                            let authorization = header("authorization");
+                            let message = format!(
+                                "The security token included in the request is invalid: {token} (cut: {}) {authorization}",
+                                &token[..token.len() / 2]
+                            );
+                            let body = json!({ "message": message }).to_string();
+                            http(403, "x-amzn-ErrorType: UnrecognizedClientException\r\n", body.as_bytes())
+                        };
+                        if socket.write_all(&answer).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+    });
+    (url, quoted)
+}
+
+/// Runs the CLI with session credentials against `endpoint`: its exit
+/// status, and stdout and stderr together.
+fn run_with_session(endpoint: &str, origin: &str, args: &[&str], stdin: &[u8]) -> (bool, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_attach-iot-policy"))
+        .args(args)
+        .env_clear()
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", SESSION.0)
+        .env("AWS_SECRET_ACCESS_KEY", SESSION.1)
+        .env("AWS_SESSION_TOKEN", SESSION.2)
+        .env("IOT_POLICY_NAME", "amplify-toolkit-iot-message-viewer")
+        .env("CFN_RESPONSE_URL_ALLOWED_ORIGIN", origin)
+        .env("AWS_LAMBDA_LOG_LEVEL", "DEBUG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+const SESSION: (&str, &str, &str) = (
+    "ASIAQUOTEDBACKEXAMPL",
+    "quotedBackSecret/K7MDENG+bPxRfiCYEXAMPLE",
+    "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQDquotedBackSessionToken+dGhlIHNlc3Npb24gdG9rZW4=",
+);
+
+fn assert_no_credentials(what: &str, text: &str) {
+    for (name, secret) in [("access key", SESSION.0), ("secret", SESSION.1), ("session token", SESSION.2)] {
+        assert!(!text.contains(secret), "{what} carries the {name}:\n{text}");
+        // Nor a piece of it, as a server that cuts its quote would give.
+        assert!(
+            !text.contains(&secret[secret.len() / 4..secret.len() / 2]),
+            "{what} carries part of the {name}:\n{text}"
+        );
+    }
+    assert!(text.contains("[redacted]"), "{what} never heard the quoting server:\n{text}");
+}
+
+/// Issue 24, finding 2: a server that quotes the request's credentials
+/// made them appear in `invoke`'s answer, the logs, the `Reason` sent to
+/// CloudFormation and `detach-all`'s stderr.
+#[test]
+fn a_server_quoting_the_credentials_is_passed_on_nowhere() {
+    let (aws, quoted) = quoting_aws();
+    let (origin, answers) = response_url();
+
+    let event = std::fs::read(support::root().join("examples/event-rest.json")).unwrap();
+    let (_, output) = run_with_session(&aws, &origin, &["invoke", "--event", "-"], &event);
+    assert_no_credentials("invoke's answer and log", &output);
+
+    let request = request("Delete", &origin, "amplify-toolkit-iot-message-viewer");
+    let args = ["invoke", "--timeout-ms", "60000", "--event", "-"];
+    let (_, output) = run_with_session(&aws, &origin, &args, request.to_string().as_bytes());
+    let (_, answer) = answers.recv_timeout(std::time::Duration::from_secs(10)).expect("CloudFormation heard an answer");
+    assert_eq!(answer["Status"], "FAILED", "{answer}");
+    assert_no_credentials("the Reason sent to CloudFormation", answer["Reason"].as_str().unwrap());
+    assert_no_credentials("the custom resource's answer and log", &output);
+
+    let (ok, output) =
+        run_with_session(&aws, &origin, &["detach-all", "--policy", "stack-policy", "--rate", "100"], b"");
+    assert!(!ok, "a refused detach fails the command:\n{output}");
+    assert_no_credentials("detach-all's output", &output);
+    assert!(quoted.load(std::sync::atomic::Ordering::SeqCst) >= 3, "the server quoted the credentials");
+}

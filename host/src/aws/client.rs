@@ -16,6 +16,7 @@ use super::credentials::ChainSettings;
 use super::credentials::CredentialSource;
 use super::endpoints::{Endpoints, Service};
 use super::errors::{classify, is_retryable};
+use super::redact::secrets;
 use super::retry::{RetryPolicy, RetryQuota};
 use super::{Answer, Aws, AwsCall, AwsError, CallContext, TargetsPage};
 use crate::config::{ConfigError, Lookup};
@@ -245,7 +246,7 @@ impl AwsClient {
         if (200..300).contains(&status) {
             Ok((status, body.to_vec()))
         } else {
-            Err((Some(status), classify(status, error_type.as_deref(), &body)))
+            Err((Some(status), classify(status, error_type.as_deref(), &body, &secrets(&identity))))
         }
     }
 
@@ -579,7 +580,7 @@ mod tests {
 
     #[test]
     fn limit_exceeded_is_never_retried() {
-        let e = classify(410, None, br#"{"__type":"LimitExceededException","message":"too many policies"}"#);
+        let e = classify(410, None, br#"{"__type":"LimitExceededException","message":"too many policies"}"#, &[]);
         assert!(!is_retryable(&e), "{e:?}");
     }
 

@@ -159,10 +159,12 @@ pub mod chain {
                 }
                 // Not yet expired: better than nothing; the next call tries again.
                 Err(e) if cached.as_ref().is_some_and(|c| c.expiry().is_none_or(|at| at > now)) => {
+                    // The refresh may be signed with these; its server could quote them.
+                    let secrets = cached.as_ref().map(crate::aws::redact::secrets_of).unwrap_or_default();
                     event!(
                         Level::WARN,
                         "could not refresh the AWS credentials ({}); using the ones that have not expired yet",
-                        describe(&e)
+                        crate::aws::redact::redact(&describe(&e), &secrets)
                     );
                     Ok(cached.clone().expect("checked").into())
                 }

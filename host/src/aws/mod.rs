@@ -16,6 +16,7 @@ pub mod errors;
 pub mod guarded;
 pub mod metered;
 pub mod recording;
+pub mod redact;
 pub mod retry;
 pub mod simulated;
 
