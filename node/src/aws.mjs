@@ -37,8 +37,39 @@ export function witError(tag, val) {
 const shortCode = (code) => String(code).split('#').pop().split(':')[0].replace(/[^A-Za-z0-9._-]/g, '').slice(0, 100);
 const clip = (message) => String(message ?? '').replace(/[\u0000-\u001f\u007f]/g, '').slice(0, 300);
 
-/** An SDK error as the WIT case the Rust host would give for the same answer. */
-export function classify(e) {
+// The shortest piece of a secret taken out when it shows on its own.
+const MIN_PIECE = 16;
+const WORD = /[A-Za-z0-9+/=%_-]+/g;
+
+/**
+ * `text` with every word that holds one of `secrets` (the credentials'
+ * values), whole, percent-encoded or a piece of 16 characters, replaced by
+ * `[redacted]`, as host/src/aws/redact.rs does: a server may quote them.
+ */
+export function redact(text, secrets) {
+  const values = secrets.filter((s) => typeof s === 'string' && s.length > 0);
+  if (values.length === 0) return text;
+  const pieces = new Set(values.flatMap((s) => Array.from({ length: Math.max(0, s.length - MIN_PIECE + 1) }, (_, i) => s.slice(i, i + MIN_PIECE))));
+  const holds = (word) => {
+    if (values.some((s) => word.includes(s))) return true;
+    for (let i = 0; i + MIN_PIECE <= word.length; i++) if (pieces.has(word.slice(i, i + MIN_PIECE))) return true;
+    return false;
+  };
+  const decoded = (word) => {
+    try {
+      return decodeURIComponent(word);
+    } catch {
+      return word;
+    }
+  };
+  return String(text).replace(WORD, (word) => (holds(word) || holds(decoded(word)) ? '[redacted]' : word));
+}
+
+/**
+ * An SDK error as the WIT case the Rust host would give for the same answer;
+ * `secrets` (the credentials it was signed with) are taken out first.
+ */
+export function classify(e, secrets = []) {
   const status = e?.$metadata?.httpStatusCode;
   if (status === undefined) {
     // No HTTP answer.
@@ -49,8 +80,8 @@ export function classify(e) {
     return witError('unavailable', 'the connection failed (no HTTP answer)');
   }
   const known = e?.$fault !== undefined && e?.name && e.name !== 'Error' && e.name !== 'UnknownError';
-  const code = known ? shortCode(e.name) : null;
-  const message = clip(e?.message);
+  const code = known ? shortCode(redact(e.name, secrets)) : null;
+  const message = clip(redact(e?.message ?? '', secrets));
   const text = code ? (message && message !== code ? `${code}: ${message}` : code) : `HTTP ${status} with no AWS error code`;
   if (COGNITO_NOT_FOUND.includes(code)) return witError('not-found', text);
   if (ACCESS_DENIED.includes(code)) return witError('access-denied', text);
@@ -127,7 +158,7 @@ export function sdkAws(settings, env, log) {
       log('debug', `aws call: ok operation="${name}" status=${status} attempts=${attempts ?? 1} duration_ms=${Date.now() - started}`);
       return output;
     } catch (e) {
-      const error = classify(e);
+      const error = classify(e, await secretsOf(client));
       const { httpStatusCode: status, attempts } = e?.$metadata ?? {};
       log(
         'warn',
@@ -170,6 +201,16 @@ export function sdkAws(settings, env, log) {
         remainingMs,
       ).then(() => undefined),
   };
+}
+
+/** The values of the credentials `client` signs with, to take out of what its servers say. */
+async function secretsOf(client) {
+  try {
+    const c = await client.config.credentials();
+    return [c.accessKeyId, c.secretAccessKey, c.sessionToken];
+  } catch {
+    return [];
+  }
 }
 
 /** `AWS_CA_BUNDLE`, as the Rust host reads it: extra roots beside Node's own. */

@@ -378,3 +378,109 @@ test('a target listed twice, on overlapping pages, is detached and counted once'
   assert.deepEqual([summary.targets, summary.detached, summary.alreadyDetached, summary.remaining], [1000, 1000, 0, 0]);
   assert.equal(attached.size, 0);
 });
+
+const SESSION = {
+  AWS_ACCESS_KEY_ID: 'ASIAQUOTEDBACKEXAMPL',
+  AWS_SECRET_ACCESS_KEY: 'quotedBackSecret/K7MDENG+bPxRfiCYEXAMPLE',
+  AWS_SESSION_TOKEN: 'IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQDquotedBackSessionToken+dGhlIHNlc3Npb24gdG9rZW4=',
+};
+
+function assertNoCredentials(what, text) {
+  for (const [name, secret] of Object.entries(SESSION)) {
+    assert.ok(!text.includes(secret), `${what} carries ${name}:\n${text}`);
+    // Nor a piece of it, as a server that cuts its quote would give.
+    assert.ok(!text.includes(secret.slice(secret.length / 4, secret.length / 2)), `${what} carries part of ${name}:\n${text}`);
+  }
+  assert.match(text, /\[redacted\]/, `${what} never heard the quoting server`);
+}
+
+test('redact takes a secret out whole, percent-encoded or in part, and leaves other text', async () => {
+  const { redact } = await import(join(root, 'node/src/aws.mjs'));
+  const secrets = Object.values(SESSION);
+  const token = SESSION.AWS_SESSION_TOKEN;
+  assert.equal(redact(`The security token '${token}' is invalid.`, secrets), "The security token '[redacted]' is invalid.");
+  assert.equal(redact(`X-Amz-Security-Token=${encodeURIComponent(token)}&x=1`, secrets), '[redacted]&x=1');
+  assert.equal(redact(`token ${token.slice(5, 45)}... was cut`, secrets), 'token [redacted]... was cut');
+  const plain = 'User: arn:aws:iam::123456789012:user/x is not authorized to perform iot:AttachPolicy';
+  assert.equal(redact(plain, secrets), plain);
+});
+
+/**
+ * Issue 24, finding 2, in the Node.js Lambda: an AWS on loopback that
+ * refuses every call and quotes the request's credentials back; the handler
+ * runs in a child process with real SDK clients, and neither its answer, nor
+ * its log, nor the Reason sent to CloudFormation carries them.
+ */
+test('a server quoting the credentials is passed on nowhere', async (t) => {
+  const { createServer } = await import('node:http');
+  const { execFile } = await import('node:child_process');
+  const aws = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      if (req.method === 'POST' && req.url.startsWith('/policy-targets/') && !req.url.includes('marker=')) {
+        res.setHeader('content-type', 'application/json');
+        return res.end(JSON.stringify({ targets: ['us-east-1:00000000-0000-4000-8000-000000000001'], nextMarker: '2' }));
+      }
+      const token = String(req.headers['x-amz-security-token'] ?? '');
+      const message = `The security token included in the request is invalid: ${token} (cut: ${token.slice(0, token.length / 2)}) ${req.headers.authorization}`;
+      res.writeHead(403, { 'content-type': 'application/json', 'x-amzn-errortype': 'UnrecognizedClientException' });
+      res.end(JSON.stringify({ message }));
+    });
+  });
+  await new Promise((r) => aws.listen(0, '127.0.0.1', r));
+  t.after(() => {
+    aws.closeAllConnections();
+    aws.close();
+  });
+  const { origin, answers, close } = await responseUrl();
+  t.after(close);
+  const script = `
+    const { createHandler } = await import(process.env.TEST_HANDLER);
+    const h = await createHandler({ guestDir: process.env.TEST_GUEST_DIR });
+    const out = await h.handler(JSON.parse(process.env.TEST_EVENT), { awsRequestId: 'r', getRemainingTimeInMillis: () => 30000 });
+    console.log(JSON.stringify(out));
+    await h.close();`;
+  // A file, not `-e`: the guest's worker thread would inherit `--input-type`.
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const dir = mkdtempSync(join((await import('node:os')).tmpdir(), 'quoting-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'run.mjs'), script);
+  const run = (event) =>
+    new Promise((resolve) => {
+      const args = [join(dir, 'run.mjs')];
+      const childEnv = {
+        PATH: process.env.PATH,
+        TEST_HANDLER: join(root, 'node/src/handler.mjs'),
+        TEST_GUEST_DIR: guestDir,
+        TEST_EVENT: JSON.stringify(event),
+        AWS_REGION: 'us-west-2',
+        AWS_ENDPOINT_URL: `http://127.0.0.1:${aws.address().port}`,
+        IOT_POLICY_NAME: 'amplify-toolkit-iot-message-viewer',
+        CFN_RESPONSE_URL_ALLOWED_ORIGIN: origin,
+        AWS_LAMBDA_LOG_LEVEL: 'DEBUG',
+        AWS_MAX_ATTEMPTS: '1',
+        ...SESSION,
+      };
+      execFile(process.execPath, args, { env: childEnv, timeout: 60_000 }, (error, stdout, stderr) => resolve({ error, output: stdout + stderr }));
+    });
+
+  const event = readJson(join(root, 'examples/event-rest.json'));
+  const api = await run(event);
+  assert.equal(api.error, null, api.output);
+  assert.match(api.output, /"statusCode":502/, api.output);
+  assertNoCredentials("the API answer and log", api.output);
+
+  const drain = await run({
+    RequestType: 'Delete',
+    ResponseURL: `${origin}/response`,
+    StackId: 'stack',
+    RequestId: 'r',
+    LogicalResourceId: 'PolicyTargetsDrain',
+    PhysicalResourceId: 'detach-on-delete-amplify-toolkit-iot-message-viewer',
+    ResourceProperties: { PolicyName: 'amplify-toolkit-iot-message-viewer' },
+  });
+  assert.equal(drain.error, null, drain.output);
+  assert.equal(answers.at(-1)?.body.Status, 'FAILED', drain.output);
+  assertNoCredentials('the Reason sent to CloudFormation', answers.at(-1).body.Reason);
+  assertNoCredentials("the custom resource's answer and log", drain.output);
+});
