@@ -100,7 +100,7 @@ pub struct Properties {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
     /// A field that is missing, or not of its type.
-    #[error("a custom resource request of the wrong shape: {0} is missing or not a {1}")]
+    #[error("a custom resource request of the wrong shape: {0} is missing or not {1}")]
     Shape(&'static str, &'static str),
     /// The `ResponseURL` does not parse.
     #[error("the ResponseURL is not a URL")]
@@ -127,7 +127,7 @@ pub fn parse(event: &[u8]) -> Option<Result<Request, Refusal>> {
     if let Err(refusal) = shape(object) {
         return Some(Err(refusal));
     }
-    Some(serde_json::from_value(value).map_err(|_| Refusal::Shape("a field", "string or object")))
+    Some(serde_json::from_value(value).map_err(|_| Refusal::Shape("a field", "a string or an object")))
 }
 
 /// The first field of the wrong type, named: serde's own message would quote
@@ -135,17 +135,17 @@ pub fn parse(event: &[u8]) -> Option<Result<Request, Refusal>> {
 fn shape(object: &serde_json::Map<String, Value>) -> Result<(), Refusal> {
     for field in ["RequestType", "ResponseURL", "StackId", "RequestId", "LogicalResourceId"] {
         if !object.get(field).is_some_and(Value::is_string) {
-            return Err(Refusal::Shape(field, "string"));
+            return Err(Refusal::Shape(field, "a string"));
         }
     }
     if !object.get("PhysicalResourceId").is_none_or(Value::is_string) {
-        return Err(Refusal::Shape("PhysicalResourceId", "string"));
+        return Err(Refusal::Shape("PhysicalResourceId", "a string"));
     }
     match object.get("ResourceProperties") {
         None => Ok(()),
         Some(Value::Object(properties)) if properties.get("PolicyName").is_none_or(Value::is_string) => Ok(()),
-        Some(Value::Object(_)) => Err(Refusal::Shape("ResourceProperties.PolicyName", "string")),
-        Some(_) => Err(Refusal::Shape("ResourceProperties", "object")),
+        Some(Value::Object(_)) => Err(Refusal::Shape("ResourceProperties.PolicyName", "a string")),
+        Some(_) => Err(Refusal::Shape("ResourceProperties", "an object")),
     }
 }
 
@@ -179,12 +179,12 @@ pub async fn serve(
         event!(Level::ERROR, "{why}; no answer is sent");
         return answer(400, json!({ "error": "invalid-event", "message": why.to_string() }));
     }
-    event!(
-        Level::INFO,
-        request_type = request.request_type,
-        logical_resource_id = request.logical_resource_id,
-        "custom resource request"
-    );
+    // Only the known values: anything else is the request's own, not logged.
+    let request_type = match request.request_type.as_str() {
+        known @ ("Create" | "Update" | "Delete") => known,
+        _ => "unknown",
+    };
+    event!(Level::INFO, request_type, logical_resource_id = request.logical_resource_id, "custom resource request");
     let (status, reason, data) = decide(&request, aws, config, this.drain.rate, deadline).await;
     let physical = request.physical_resource_id.clone().unwrap_or_else(|| {
         format!("detach-on-delete-{}", request.resource_properties.policy_name).chars().take(200).collect()
@@ -222,7 +222,8 @@ async fn decide(
     match request.request_type.as_str() {
         "Create" | "Update" => return ("SUCCESS", "nothing to do until the stack is deleted".into(), json!({})),
         "Delete" => {}
-        other => return ("FAILED", format!("unknown RequestType {other:?}"), json!({})),
+        // Not quoted: the value is the request's, and goes to CloudFormation and the log.
+        _ => return ("FAILED", "the RequestType is not Create, Update or Delete".into(), json!({})),
     }
     if policy.is_empty() {
         return ("SUCCESS", "no policy to detach".into(), json!({}));
@@ -306,7 +307,7 @@ mod tests {
         let parsed = parse(request).unwrap().unwrap();
         assert_eq!(parsed.resource_properties.policy_name, "p1");
         let wrong = parse(br#"{"RequestType": 1234567, "ResponseURL": "u", "StackId": "s"}"#).unwrap().unwrap_err();
-        assert_eq!(wrong, Refusal::Shape("RequestType", "string"));
+        assert_eq!(wrong, Refusal::Shape("RequestType", "a string"));
         // Where, not what: the value is not echoed.
         assert!(!wrong.to_string().contains("1234567"), "{wrong}");
         let properties = br#"{"RequestType": "Delete", "ResponseURL": "u", "StackId": "s", "RequestId": "r",

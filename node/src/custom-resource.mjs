@@ -18,6 +18,22 @@ export function isCustomResource(event) {
   return event !== null && typeof event === 'object' && 'RequestType' in event && 'ResponseURL' in event && 'StackId' in event;
 }
 
+/**
+ * The first field of the wrong type, named (host/src/custom_resource.rs
+ * `shape`): where, never what, so no value of the request is echoed.
+ */
+export function wrongShape(event) {
+  for (const field of ['RequestType', 'ResponseURL', 'StackId', 'RequestId', 'LogicalResourceId']) {
+    if (typeof event[field] !== 'string') return `${field} is missing or not a string`;
+  }
+  if (event.PhysicalResourceId !== undefined && typeof event.PhysicalResourceId !== 'string') return 'PhysicalResourceId is missing or not a string';
+  const properties = event.ResourceProperties;
+  if (properties === undefined) return null;
+  if (properties === null || typeof properties !== 'object' || Array.isArray(properties)) return 'ResourceProperties is missing or not an object';
+  if (properties.PolicyName !== undefined && typeof properties.PolicyName !== 'string') return 'ResourceProperties.PolicyName is missing or not a string';
+  return null;
+}
+
 /** AWS's presigned URLs, or the one origin the settings allow (checked at init). */
 export function allowedResponseUrl(url, responseOrigin) {
   let parsed;
@@ -157,7 +173,8 @@ export function stillAttached(policy, summary) {
 async function decide(event, { aws, config, settings, remainingMs }) {
   const policy = String(event.ResourceProperties?.PolicyName ?? '').trim();
   if (event.RequestType === 'Create' || event.RequestType === 'Update') return ['SUCCESS', 'nothing to do until the stack is deleted', {}];
-  if (event.RequestType !== 'Delete') return ['FAILED', `unknown RequestType ${JSON.stringify(event.RequestType)}`, {}];
+  // Not quoted: the value is the request's, and goes to CloudFormation and the log.
+  if (event.RequestType !== 'Delete') return ['FAILED', 'the RequestType is not Create, Update or Delete', {}];
   if (!policy) return ['SUCCESS', 'no policy to detach', {}];
   if (!config.policyNames.includes(policy)) return ['FAILED', `${policy} is not one of the function's IOT_POLICY_NAME policies`, {}];
   const rate = settings.detachRate;
@@ -184,11 +201,19 @@ export async function serveCustomResource(event, cognitoIdentity, deps) {
     log('warn', 'refused a custom resource request from a Cognito identity');
     return { statusCode: 403, body: JSON.stringify({ error: 'forbidden', message: 'a Cognito identity may not send custom resource requests' }) };
   }
+  const wrong = wrongShape(event);
+  if (wrong) {
+    const message = `a custom resource request of the wrong shape: ${wrong}`;
+    log('error', `${message}; no answer can be sent`);
+    return { statusCode: 400, body: JSON.stringify({ error: 'invalid-event', message }) };
+  }
   if (!allowedResponseUrl(event.ResponseURL, settings.responseOrigin)) {
     log('error', 'the ResponseURL is not an https URL of AWS; no answer is sent');
     return { statusCode: 400, body: JSON.stringify({ error: 'invalid-event', message: 'the ResponseURL is not an https URL of AWS' }) };
   }
-  log('info', `custom resource request ${event.RequestType} for ${event.LogicalResourceId}`);
+  // Only the known values: anything else is the request's own, not logged.
+  const requestType = ['Create', 'Update', 'Delete'].includes(event.RequestType) ? event.RequestType : 'unknown';
+  log('info', `custom resource request ${requestType} for ${event.LogicalResourceId}`);
   const [status, reason, data] = await decide(event, deps);
   const policy = String(event.ResourceProperties?.PolicyName ?? '');
   const answer = {

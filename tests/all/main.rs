@@ -7,6 +7,7 @@ mod component;
 #[cfg(feature = "credential-chain")]
 mod credentials;
 mod custom_resource;
+mod drain;
 mod faults;
 mod fixtures;
 mod hardening;

@@ -484,3 +484,42 @@ test('a server quoting the credentials is passed on nowhere', async (t) => {
   assertNoCredentials('the Reason sent to CloudFormation', answers.at(-1).body.Reason);
   assertNoCredentials("the custom resource's answer and log", drain.output);
 });
+
+test('a custom resource request of the wrong shape gets a 400 naming the field, never quoting the value', async (t) => {
+  const { origin, answers, close } = await responseUrl();
+  t.after(close);
+  const marker = 'QUOTED-VALUE-MARKER';
+  const lines = [];
+  const config = { ...defaults.config, policyNames: ['stack-policy'] };
+  const h = await createHandler({ env: { ...env, CFN_RESPONSE_URL_ALLOWED_ORIGIN: origin }, aws: {}, config, guestDir });
+  handlers.push(h);
+  const base = () => ({
+    RequestType: 'Delete',
+    ResponseURL: `${origin}/response`,
+    StackId: 'stack',
+    RequestId: 'r',
+    LogicalResourceId: 'PolicyTargetsDrain',
+    ResourceProperties: { PolicyName: 'stack-policy' },
+  });
+  const context = { awsRequestId: 'cfn', getRemainingTimeInMillis: () => 10_000 };
+  // The logs go to stdout and stderr: both are read for the marker.
+  const capture = (stream) => {
+    const original = stream.write;
+    stream.write = (chunk, ...rest) => (lines.push(String(chunk)), original.call(stream, chunk, ...rest));
+    t.after(() => (stream.write = original));
+  };
+  capture(process.stdout);
+  capture(process.stderr);
+  for (const [field, value] of [['RequestType', { x: marker }], ['ResourceProperties', [marker]], ['StackId', 7]]) {
+    const response = await h.handler({ ...base(), [field]: value }, context);
+    assert.equal(response.statusCode, 400, response.body);
+    assert.ok(response.body.includes(field), response.body);
+    assert.ok(!response.body.includes(marker), response.body);
+  }
+  assert.equal(answers.length, 0, 'no answer can be sent to a request of the wrong shape');
+  await h.handler({ ...base(), RequestType: marker }, context);
+  assert.equal(answers.at(-1).body.Status, 'FAILED');
+  assert.ok(!JSON.stringify(answers.at(-1).body).includes(marker), JSON.stringify(answers.at(-1).body));
+  assert.match(lines.join(''), /custom resource request unknown for PolicyTargetsDrain/, 'the log was read');
+  assert.ok(!lines.join('').includes(marker), lines.join(''));
+});
