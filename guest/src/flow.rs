@@ -41,15 +41,26 @@ pub enum Outcome {
     Failed { step: Step, error: AwsError, attached: Vec<String> },
 }
 
+/// What became of each policy a detach asked for, in the configuration's order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PolicyResults {
+    /// `detach-policy` succeeded: the policy is not attached now.
+    pub detached: Vec<String>,
+    /// `detach-policy` answered `not-found`: it was not attached, or there is
+    /// no such policy (AWS's answer does not tell which). Never "detached".
+    pub not_attached: Vec<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Detached {
-    /// Every policy is detached (or was not attached). The attribute was
-    /// removed when there is a user; `user_found` is false when the user pool
-    /// has no user with the caller's sub.
-    Done { attribute_cleared: bool, user_found: bool },
-    /// An AWS call failed. `detached` lists the policies detached before it;
+    /// No policy is attached now. `attribute_absent`: `delete-attributes`
+    /// succeeded for the user, so the user has no such attribute now (whether
+    /// or not it had one: AWS does not say). `user_found` is false when the
+    /// user pool has no user with the caller's sub.
+    Done { attribute_absent: bool, user_found: bool, policies: PolicyResults },
+    /// An AWS call failed. `policies` holds those dealt with before it;
     /// none is detached unless the attribute was first removed.
-    Failed { step: Step, error: AwsError, attribute_cleared: bool, detached: Vec<String> },
+    Failed { step: Step, error: AwsError, attribute_absent: bool, policies: PolicyResults },
 }
 
 pub fn attach(plan: &Plan, config: &Config, host: &mut impl Host) -> Outcome {
@@ -82,8 +93,9 @@ pub fn attach(plan: &Plan, config: &Config, host: &mut impl Host) -> Outcome {
 }
 
 pub fn detach(plan: &Plan, config: &Config, host: &mut impl Host) -> Detached {
-    let mut attribute_cleared = false;
+    let mut attribute_absent = false;
     let mut user_found = true;
+    let mut policies = PolicyResults::default();
     if let Some(user) = &plan.user {
         host.log(
             Level::Info,
@@ -93,29 +105,31 @@ pub fn detach(plan: &Plan, config: &Config, host: &mut impl Host) -> Detached {
         match on_user(host, user, Step::DeleteAttributes, |host, pool, username| {
             host.delete_attributes(pool, username, &names)
         }) {
-            Ok(found) => (attribute_cleared, user_found) = (found, found),
+            Ok(found) => (attribute_absent, user_found) = (found, found),
             Err((step, error)) => {
                 log_failure(host, step, &error);
-                return Detached::Failed { step, error, attribute_cleared: false, detached: Vec::new() };
+                return Detached::Failed { step, error, attribute_absent: false, policies };
             }
         }
     }
 
-    let mut detached = Vec::with_capacity(config.policy_names.len());
     for policy in &config.policy_names {
         host.log(Level::Info, &format!("detaching IoT policy {policy} from {}", plan.identity_id));
         match host.detach_policy(policy, &plan.identity_id) {
-            Ok(()) => {}
-            // Not attached (or no such policy): the identity lacks it, as asked.
-            Err(AwsError::NotFound(why)) => host.log(Level::Info, &format!("{policy} was not attached: {why}")),
+            Ok(()) => policies.detached.push(policy.clone()),
+            // Not attached, or no such policy: the identity lacks it, as asked,
+            // but nothing was detached.
+            Err(AwsError::NotFound(why)) => {
+                host.log(Level::Info, &format!("{policy} was not attached: {why}"));
+                policies.not_attached.push(policy.clone());
+            }
             Err(error) => {
                 log_failure(host, Step::DetachPolicy, &error);
-                return Detached::Failed { step: Step::DetachPolicy, error, attribute_cleared, detached };
+                return Detached::Failed { step: Step::DetachPolicy, error, attribute_absent, policies };
             }
         }
-        detached.push(policy.clone());
     }
-    Detached::Done { attribute_cleared, user_found }
+    Detached::Done { attribute_absent, user_found, policies }
 }
 
 /// Runs `call` for the user: first with the sub as the username, which

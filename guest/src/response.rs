@@ -7,13 +7,14 @@ use crate::prelude::*;
 use serde_json::{Value, json};
 
 use crate::decide::{Plan, Refusal};
-use crate::flow::{Detached, Outcome, Step};
+use crate::flow::{Detached, Outcome, PolicyResults, Step};
 use crate::types::{AwsError, Config, Response};
 
 /// How long a throttled client should wait before calling again, in seconds.
 const RETRY_AFTER_SECONDS: &str = "1";
 const PREFLIGHT_MAX_AGE_SECONDS: &str = "600";
-const ALLOWED_METHODS: &str = "GET,POST,DELETE,OPTIONS";
+/// The methods the API's routes serve: `GET` attaches, `DELETE` detaches.
+const ALLOWED_METHODS: &str = "GET,DELETE,OPTIONS";
 /// What a SigV4-signed browser request sends.
 const ALLOWED_HEADERS: &str =
     "Authorization,Content-Type,X-Amz-Date,X-Amz-Security-Token,X-Amz-Content-Sha256,X-Amz-User-Agent";
@@ -67,19 +68,23 @@ pub fn outcome(outcome: &Outcome, plan: &Plan, config: &Config) -> Response {
             }),
             config,
         ),
-        Outcome::Failed { step, error: AwsError::LimitExceeded(_), attached } => json_response(
-            409,
-            json!({
-                "error": "iot-policy-limit-exceeded",
-                "message": "the identity already has as many IoT policies attached as AWS IoT allows (10 per \
-                            Cognito identity); detach one first. The attribute was not changed",
-                "step": step.name(),
-                "identityId": plan.identity_id,
-                "policiesAttached": attached,
-                "attributeUpdated": false,
-            }),
-            config,
-        ),
+        // Only IoT's answer to an attach means the identity's policies are
+        // full; a quota of another call is a 502 like any other failure.
+        Outcome::Failed { step: step @ Step::AttachPolicy, error: AwsError::LimitExceeded(_), attached } => {
+            json_response(
+                409,
+                json!({
+                    "error": "iot-policy-limit-exceeded",
+                    "message": "the identity already has as many IoT policies attached as AWS IoT allows (10 per \
+                                Cognito identity); detach one first. The attribute was not changed",
+                    "step": step.name(),
+                    "identityId": plan.identity_id,
+                    "policiesAttached": attached,
+                    "attributeUpdated": false,
+                }),
+                config,
+            )
+        }
         Outcome::Failed { step, error, attached } => {
             let (status, code) = failure_status(error);
             let body = json!({
@@ -95,38 +100,65 @@ pub fn outcome(outcome: &Outcome, plan: &Plan, config: &Config) -> Response {
     }
 }
 
-/// The answer to a detach.
+/// The answer to a detach: each policy is reported as detached or as not
+/// attached, never the second as the first.
 pub fn detached(outcome: &Detached, plan: &Plan, config: &Config) -> Response {
-    let policies = &config.policy_names;
     match outcome {
-        Detached::Done { attribute_cleared, user_found } => {
-            let noun = if policies.len() == 1 { "IoT Policy" } else { "IoT Policies" };
+        Detached::Done { attribute_absent, user_found, policies: results } => {
             let mut body = json!({
-                "msg": format!("{noun} {} detached from Cognito federated identity ID {}", policies.join(", "), plan.identity_id),
+                "msg": detach_message(results, &plan.identity_id),
                 "identityId": plan.identity_id,
-                "policies": policies,
-                "attributeCleared": attribute_cleared,
+                "policies": config.policy_names,
+                "detached": results.detached,
+                "notAttached": results.not_attached,
+                "attributeAbsent": attribute_absent,
             });
             if plan.user.is_some() && !user_found {
                 body["userFound"] = false.into();
             }
             json_response(200, body, config)
         }
-        Detached::Failed { step, error, attribute_cleared, detached } => {
+        Detached::Failed { step, error, attribute_absent, policies: results } => {
             let (status, code) = failure_status(error);
             let kept =
-                if *attribute_cleared { "the attribute was removed first" } else { "the attribute was not changed" };
+                if *attribute_absent { "the attribute was removed first" } else { "the attribute was not changed" };
             let body = json!({
                 "error": code,
                 "message": format!("{} failed ({}); {kept}", describe(*step), error.kind()),
                 "step": step.name(),
                 "identityId": plan.identity_id,
-                "policiesDetached": detached,
-                "attributeCleared": attribute_cleared,
+                "policiesDetached": results.detached,
+                "policiesNotAttached": results.not_attached,
+                "attributeAbsent": attribute_absent,
             });
             failure_response(status, body, error, config)
         }
     }
+}
+
+/// `IoT Policy a detached from Cognito federated identity ID …; IoT Policy b
+/// was not attached to it (…)`.
+fn detach_message(results: &PolicyResults, identity_id: &str) -> String {
+    let noun = |names: &[String]| if names.len() == 1 { "IoT Policy" } else { "IoT Policies" };
+    let identity = format!("Cognito federated identity ID {identity_id}");
+    let (detached, not_attached) = (&results.detached, &results.not_attached);
+    let mut message = String::new();
+    if !detached.is_empty() {
+        message = format!("{} {} detached from {identity}", noun(detached), detached.join(", "));
+    }
+    if !not_attached.is_empty() {
+        let verb = if not_attached.len() == 1 { "was" } else { "were" };
+        let to = if detached.is_empty() { identity.as_str() } else { "it" };
+        if !message.is_empty() {
+            message.push_str("; ");
+        }
+        message.push_str(&format!(
+            "{} {} {verb} not attached to {to} (AWS answered not-found, which it also answers for a policy that does not exist)",
+            noun(not_attached),
+            not_attached.join(", ")
+        ));
+    }
+    message
 }
 
 fn failure_status(error: &AwsError) -> (u16, &'static str) {

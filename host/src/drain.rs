@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
-use tracing::{Level, event};
+use tracing::{Instrument as _, Level, event};
 
 use crate::aws::{Aws, AwsCall, AwsError, CallContext};
 
@@ -224,11 +224,14 @@ pub async fn drain(
                 let slot = slots.clone().acquire_owned().await.expect("never closed");
                 let aws = aws.clone();
                 let (policy, deadline, calls_end) = (policy.to_owned(), limits.deadline, limits.calls_end);
-                tasks.spawn(async move {
-                    let result = detach_one(aws.as_ref(), &policy, &target, deadline, calls_end).await;
-                    drop(slot);
-                    (target, result)
-                });
+                tasks.spawn(
+                    async move {
+                        let result = detach_one(aws.as_ref(), &policy, &target, deadline, calls_end).await;
+                        drop(slot);
+                        (target, result)
+                    }
+                    .in_current_span(),
+                );
                 while let Some(done) = tasks.try_join_next() {
                     finish(&mut summary, done.expect("a detach task panicked"));
                     progress(summary.detached + summary.already_detached, done_before + listed);
@@ -319,19 +322,23 @@ impl Pages {
     fn start(aws: Arc<dyn Aws>, policy: &str, deadline: Instant) -> Self {
         let (tx, pages) = mpsc::channel(PAGES_AHEAD);
         let mut listing = Listing::new(policy, deadline);
-        let task = tokio::spawn(async move {
-            loop {
-                let page = match listing.next_page(aws.as_ref()).await {
-                    Ok(Some(targets)) => Ok((targets, listing.ended)),
-                    Ok(None) => return,
-                    Err(e) => Err(e),
-                };
-                let stop = page.is_err() || listing.ended;
-                if tx.send(page).await.is_err() || stop {
-                    return;
+        // In the caller's span, so its log lines name the invocation.
+        let task = tokio::spawn(
+            async move {
+                loop {
+                    let page = match listing.next_page(aws.as_ref()).await {
+                        Ok(Some(targets)) => Ok((targets, listing.ended)),
+                        Ok(None) => return,
+                        Err(e) => Err(e),
+                    };
+                    let stop = page.is_err() || listing.ended;
+                    if tx.send(page).await.is_err() || stop {
+                        return;
+                    }
                 }
             }
-        });
+            .in_current_span(),
+        );
         Self { pages, task }
     }
 

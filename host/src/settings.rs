@@ -173,7 +173,7 @@ mod tests {
             ("IOT_POLICY_NAME", "has space"),
             (RATE_VAR, "fast"),
             (RATE_VAR, "0"),
-            (RATE_VAR, "1001"),
+            (RATE_VAR, "10001"),
             (RATE_VAR, "NaN"),
             (RESPONSE_ORIGIN_VAR, "null"),
             (RESPONSE_ORIGIN_VAR, "foo://x"),

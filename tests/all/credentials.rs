@@ -8,6 +8,7 @@ use std::path::Path;
 
 use serde_json::Value;
 use support::moto::Moto;
+use support::process::{CHILD_LIMIT, OutputWithin};
 
 /// Settings that keep the chain off this machine's own files and off IMDS.
 fn isolated(dir: &Path) -> Vec<(&'static str, String)> {
@@ -130,8 +131,7 @@ fn no_credentials_anywhere_is_a_clear_error_before_any_call() {
         .env("AWS_PROFILE", "missing")
         .env("IOT_POLICY_NAME", "p")
         .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+        .output_within(CHILD_LIMIT);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("no AWS credentials"), "{stderr}");

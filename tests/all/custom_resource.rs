@@ -8,6 +8,7 @@ use std::sync::mpsc;
 use serde_json::{Value, json};
 use support::loopback::{http, read_request};
 use support::moto::Moto;
+use support::process::{CHILD_LIMIT, OutputWithin};
 use tokio::io::AsyncWriteExt;
 
 /// A `ResponseURL` on loopback: each `PUT`'s head and parsed body come out of the channel.
@@ -79,7 +80,7 @@ fn invoke_at(
         .spawn()
         .unwrap();
     child.stdin.take().unwrap().write_all(event.to_string().as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = child.output_within(CHILD_LIMIT);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let all = format!("{}{stderr}", String::from_utf8_lossy(&out.stdout));
     assert!(!all.contains(secret), "{all}");
@@ -106,7 +107,8 @@ fn create_and_update_change_nothing_and_delete_drains_or_says_why_not() {
     for kind in ["Create", "Update"] {
         let response = invoke(&moto, &request(kind, &origin, &policy), &key, &secret, &origin, &[]);
         assert_eq!(response["statusCode"], 200, "{response}");
-        let (head, answer) = answers.recv().unwrap();
+        let (head, answer) =
+            answers.recv_timeout(std::time::Duration::from_secs(30)).expect("CloudFormation heard an answer");
         assert!(head.starts_with("PUT /cloudformation-response?X-Amz-Signature=abc "), "{head}");
         assert!(
             !head.to_ascii_lowercase().contains("content-type"),
@@ -121,7 +123,7 @@ fn create_and_update_change_nothing_and_delete_drains_or_says_why_not() {
     // A function that may not list the targets: FAILED, with a reason that says what to do.
     let (only_key, only_secret) = (moto.s("/attachOnlyKey/id"), moto.s("/attachOnlyKey/secret"));
     invoke(&moto, &request("Delete", &origin, &policy), &only_key, &only_secret, &origin, &[]);
-    let (_, answer) = answers.recv().unwrap();
+    let (_, answer) = answers.recv_timeout(std::time::Duration::from_secs(30)).expect("CloudFormation heard an answer");
     assert_eq!(answer["Status"], "FAILED", "{answer}");
     let reason = answer["Reason"].as_str().unwrap();
     assert!(reason.contains("access-denied") && reason.contains("detach-all --policy"), "{reason}");
@@ -144,7 +146,7 @@ fn create_and_update_change_nothing_and_delete_drains_or_says_why_not() {
 
     // Too little time left to drain: FAILED, nothing half-claimed, and the reason says so.
     invoke(&moto, &request("Delete", &origin, &policy), &key, &secret, &origin, &["--timeout-ms", "10500"]);
-    let (_, answer) = answers.recv().unwrap();
+    let (_, answer) = answers.recv_timeout(std::time::Duration::from_secs(30)).expect("CloudFormation heard an answer");
     assert_eq!(answer["Status"], "FAILED", "{answer}");
     let reason = answer["Reason"].as_str().unwrap();
     assert!(reason.contains(" of 300 targets are still attached") && reason.contains("the time ran out"), "{reason}");
@@ -155,7 +157,7 @@ fn create_and_update_change_nothing_and_delete_drains_or_says_why_not() {
     // Delete again (CloudFormation's retry): it resumes, detaches the rest, then SUCCESS;
     // the other policy keeps its own.
     invoke(&moto, &request("Delete", &origin, &policy), &key, &secret, &origin, &[]);
-    let (_, answer) = answers.recv().unwrap();
+    let (_, answer) = answers.recv_timeout(std::time::Duration::from_secs(30)).expect("CloudFormation heard an answer");
     assert_eq!(answer["Status"], "SUCCESS", "{answer}");
     assert_eq!(answer["Data"]["Detached"], remaining, "{answer}");
     assert_eq!(counts(), (0, 50));
@@ -273,7 +275,7 @@ fn run_with_session(endpoint: &str, origin: &str, args: &[&str], stdin: &[u8]) -
         .spawn()
         .unwrap();
     child.stdin.take().unwrap().write_all(stdin).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = child.output_within(CHILD_LIMIT);
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 

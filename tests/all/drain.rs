@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::loopback::{http, read_request};
+use support::process::{CHILD_LIMIT, OutputWithin};
 use tokio::io::AsyncWriteExt;
 
 /// How the loopback IoT lists a policy's targets.
@@ -135,34 +136,12 @@ fn detach_all(iot: &str, args: &[&str]) -> Child {
         .unwrap()
 }
 
-/// Waits for `child` at most `within`; kills it and fails the test if it
-/// runs longer. Its exit status, summary, and all it printed. Its output is
-/// read as it comes: a full pipe would stop it.
-fn finish(mut child: Child, within: Duration) -> (bool, Value, String) {
-    let read = |mut pipe: Box<dyn std::io::Read + Send>| {
-        std::thread::spawn(move || {
-            let mut text = Vec::new();
-            let _ = pipe.read_to_end(&mut text);
-            text
-        })
-    };
-    let stdout = read(Box::new(child.stdout.take().unwrap()));
-    let stderr = read(Box::new(child.stderr.take().unwrap()));
-    let until = Instant::now() + within;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > until {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("still running after {within:?}:\n{}", String::from_utf8_lossy(&stderr.join().unwrap()));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
-    let all = format!("{}{}", String::from_utf8_lossy(&stdout), String::from_utf8_lossy(&stderr));
-    (status.success(), serde_json::from_slice(&stdout).unwrap_or(Value::Null), all)
+/// Waits for `child` at most `within` (else it is killed and the test
+/// fails): its exit status, summary, and all it printed.
+fn finish(child: Child, within: Duration) -> (bool, Value, String) {
+    let out = child.output_within(within);
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), serde_json::from_slice(&out.stdout).unwrap_or(Value::Null), all)
 }
 
 fn interrupt(child: &Child, after: Duration) {
@@ -334,7 +313,7 @@ fn invoke(iot: &str, origin: &str, env: &[(&str, &str)], args: &[&str], event: &
         .spawn()
         .unwrap();
     child.stdin.take().unwrap().write_all(event.to_string().as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = child.output_within(CHILD_LIMIT);
     let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (serde_json::from_slice(&out.stdout).unwrap_or(Value::Null), all)
 }

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use attach_iot_policy::aws::recording::{Call, Recording};
@@ -111,6 +111,24 @@ fn assert_attribute_follows_every_policy(calls: &[Call], config: &Config) -> Res
     Ok(())
 }
 
+/// The published response bodies, docs/responses.schema.json, compiled once.
+fn schema() -> &'static (boon::Schemas, boon::SchemaIndex) {
+    static SCHEMA: OnceLock<(boon::Schemas, boon::SchemaIndex)> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let path = root().join("docs/responses.schema.json");
+        let (mut schemas, mut compiler) = (boon::Schemas::new(), boon::Compiler::new());
+        compiler.add_resource("responses.schema.json", read::<Value>(&path)).expect("the schema is JSON");
+        let index = compiler.compile("responses.schema.json", &mut schemas).expect("the schema compiles");
+        (schemas, index)
+    })
+}
+
+/// Fails unless `body` fits the published schema.
+fn fits_schema(body: &Value, what: &str) -> Result<(), String> {
+    let (schemas, index) = schema();
+    schemas.validate(body, *index).map_err(|e| format!("{what} does not fit docs/responses.schema.json: {e:#}\n{body}"))
+}
+
 async fn run_case(runner: &Arc<Runner>, defaults: &Defaults, path: &Path) -> Result<(), String> {
     run_parsed_case(runner, defaults, read(path)).await
 }
@@ -151,7 +169,12 @@ async fn run_parsed_case(runner: &Arc<Runner>, defaults: &Defaults, case: Case) 
     }
     let body_matches = match &case.expect.body {
         Value::String(text) => response.body == *text,
-        expected => serde_json::from_str::<Value>(&response.body).is_ok_and(|got| got == *expected),
+        expected => {
+            let got = serde_json::from_str::<Value>(&response.body).unwrap_or(Value::Null);
+            problems.extend(fits_schema(expected, "the expected body").err());
+            problems.extend(fits_schema(&got, "the body").err());
+            got == *expected
+        }
     };
     if !body_matches {
         problems.push(format!("body {} != expected {}", response.body, case.expect.body));

@@ -12,6 +12,7 @@ use attach_iot_policy::runner::{self, Invocation, Outcome, Runner};
 use serde_json::{Value, json};
 use support::backends::{EXAMPLE_EVENT, EXAMPLE_HTTP_EVENT, EXAMPLE_POLICY, example_account, example_config};
 use support::block_on;
+use support::process::{CHILD_LIMIT, OutputWithin};
 use support::root;
 
 fn runner() -> Arc<Runner> {
@@ -137,8 +138,7 @@ fn a_setting_that_is_not_utf8_stops_the_program_and_names_the_variable() {
             .env(variable, std::ffi::OsStr::from_bytes(b"us-west-2_Other\xff"))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .output()
-            .unwrap();
+            .output_within(CHILD_LIMIT);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{variable}: {}", String::from_utf8_lossy(&out.stdout));
         assert!(out.stdout.is_empty(), "{variable}: no response was given");
@@ -209,8 +209,7 @@ mod call {
             .env("AWS_ACCESS_KEY_ID", "ASIAEXAMPLECALLKEY01")
             .env("AWS_SECRET_ACCESS_KEY", "CallSecretCallSecretCallSecretCallSecret")
             .env("AWS_SESSION_TOKEN", SESSION_TOKEN)
-            .output()
-            .unwrap()
+            .output_within(CHILD_LIMIT)
     }
 
     #[test]
@@ -296,7 +295,7 @@ fn invoke_reads_no_more_of_stdin_than_the_limit() {
         }
         written
     });
-    let out = child.wait_with_output().unwrap();
+    let out = child.output_within(CHILD_LIMIT);
     let written = writer.join().unwrap();
     let response: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(response["statusCode"], 413, "{response}");
@@ -319,8 +318,7 @@ fn bad_settings_the_program_once_took_now_stop_it() {
             .arg(root().join("examples/event-rest.json"))
             .env("IOT_POLICY_NAME", EXAMPLE_POLICY)
             .env(variable, value)
-            .output()
-            .unwrap();
+            .output_within(CHILD_LIMIT);
         assert!(!out.status.success(), "{variable}={value}");
         assert!(String::from_utf8_lossy(&out.stderr).contains(variable), "{variable}={value}");
     }
@@ -347,8 +345,7 @@ fn a_bad_setting_stops_every_command_naming_the_variable() {
                 .env("IOT_POLICY_NAME", EXAMPLE_POLICY)
                 .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
                 .env(variable, value)
-                .output()
-                .unwrap();
+                .output_within(CHILD_LIMIT);
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert!(!out.status.success(), "{args:?} with {variable}={value}");
             assert!(stderr.contains(&format!("attach-iot-policy: {variable}: ")), "{args:?}: {stderr}");
@@ -380,7 +377,7 @@ fn detach_all_refuses_a_bad_policy_or_rate_before_any_call() {
         (vec!["--policy", "has space"], "--policy"),
         (vec!["--policy", ".."], "--policy"),
         (vec!["--policy", "p", "--rate", "0"], "--rate"),
-        (vec!["--policy", "p", "--rate", "1001"], "--rate"),
+        (vec!["--policy", "p", "--rate", "10001"], "--rate"),
         (vec!["--policy", "p", "--rate", "NaN"], "--rate"),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_attach-iot-policy"))
@@ -389,8 +386,7 @@ fn detach_all_refuses_a_bad_policy_or_rate_before_any_call() {
             .env_clear()
             // Nothing listens here: a call would fail differently, and later.
             .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-            .output()
-            .unwrap();
+            .output_within(CHILD_LIMIT);
         assert!(!out.status.success(), "{args:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(says), "{args:?}: {stderr}");

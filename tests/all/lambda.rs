@@ -8,6 +8,7 @@ use std::process::Command;
 use serde_json::{Value, json};
 use support::fun::{self, Runtime};
 use support::moto::Moto;
+use support::process::{CHILD_LIMIT, OutputWithin};
 use support::tempdir;
 
 /// Unzips the package into a fresh directory, as Lambda would.
@@ -99,8 +100,7 @@ fn a_component_from_a_layer_runs_and_its_trap_is_that_invocations_500() {
         .arg(&wasm)
         .arg("--out")
         .arg(&cwasm)
-        .output()
-        .unwrap();
+        .output_within(CHILD_LIMIT);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     let small = moto.rest_event(0, &moto.s("/users/0/sub"));

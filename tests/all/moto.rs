@@ -6,6 +6,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 use support::moto::{Moto, with_method};
+use support::process::{CHILD_LIMIT, OutputWithin};
 
 fn body(response: &Value) -> Value {
     serde_json::from_str(response["body"].as_str().unwrap_or("null")).unwrap()
@@ -100,8 +101,7 @@ fn bad_credentials_are_refused_clearly_and_never_echoed() {
         .env("AWS_ACCESS_KEY_ID", &key)
         .env("IOT_POLICY_NAME", "p")
         .stdin(Stdio::null())
-        .output()
-        .unwrap();
+        .output_within(CHILD_LIMIT);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("AWS_SECRET_ACCESS_KEY is not set"));
 }
@@ -170,7 +170,7 @@ fn delete_clears_the_attribute_and_detaches() {
 
     let (out, response) = moto.invoke(&with_method(&mat_event, "DELETE"), &key, &secret, &[]);
     assert_eq!(response["statusCode"], 200, "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(body(&response)["attributeCleared"], true);
+    assert_eq!(body(&response)["attributeAbsent"], true);
     let (policies, attributes) = moto.state(&mat, "mat@example.com");
     assert!(policies.is_empty(), "{policies:?}");
     assert!(attributes.get("custom:iotPolicyIsAttached").is_none(), "{attributes}");
@@ -180,11 +180,27 @@ fn delete_clears_the_attribute_and_detaches() {
     assert_eq!(policies, std::slice::from_ref(&policy));
     assert_eq!(attributes["custom:iotPolicyIsAttached"], "true");
 
-    // Again, with nothing attached and no attribute: a 200 that changes nothing.
+    assert_eq!((&body(&response)["detached"], &body(&response)["notAttached"]), (&json!([policy]), &json!([])));
+
+    // Again, with nothing attached and no attribute: a 200 that changes
+    // nothing, and says the policy was not attached (moto answers
+    // ResourceNotFoundException), never that it was detached (issue 23).
     let (out, response) = moto.invoke(&with_method(&mat_event, "DELETE"), &key, &secret, &[]);
     assert_eq!(response["statusCode"], 200, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!((&body(&response)["detached"], &body(&response)["notAttached"]), (&json!([]), &json!([policy])));
+    assert!(!body(&response)["msg"].as_str().unwrap().contains("detached"), "{response}");
     let (policies, _) = moto.state(&ana, "ana@example.com");
     assert_eq!(policies, [policy]);
+
+    // A policy that does not exist: moto answers the same not-found, so the
+    // answer cannot say more than "not attached"; a GET says 502.
+    let missing = [("IOT_POLICY_NAME", "does-not-exist")];
+    let (_, response) = moto.invoke(&with_method(&mat_event, "DELETE"), &key, &secret, &missing);
+    assert_eq!(response["statusCode"], 200, "{response}");
+    assert_eq!(body(&response)["notAttached"], json!(["does-not-exist"]), "{response}");
+    assert!(body(&response)["msg"].as_str().unwrap().contains("does not exist"), "{response}");
+    let (_, response) = moto.invoke(&mat_event, &key, &secret, &missing);
+    assert_eq!(response["statusCode"], 502, "{response}");
 }
 
 #[test]
@@ -207,8 +223,7 @@ fn detach_all_drains_a_thousand_targets_and_nothing_else() {
             .env("AWS_ENDPOINT_URL", &moto.url)
             .env("AWS_ACCESS_KEY_ID", &key)
             .env("AWS_SECRET_ACCESS_KEY", &secret)
-            .output()
-            .unwrap();
+            .output_within(CHILD_LIMIT);
         let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         assert!(!all.contains(&secret), "{all}");
         let summary: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
@@ -234,7 +249,7 @@ fn detach_all_drains_a_thousand_targets_and_nothing_else() {
     std::thread::sleep(std::time::Duration::from_secs(3));
     let signalled = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(signalled.success());
-    let out = child.wait_with_output().unwrap();
+    let out = child.output_within(CHILD_LIMIT);
     assert!(!out.status.success(), "an interrupted drain is not a success");
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["stopped"], "interrupted", "{summary}");

@@ -15,6 +15,7 @@ use attach_iot_policy::runner::{self, Invocation, Runner};
 use serde_json::Value;
 use support::backends::{EXAMPLE_EVENT, EXAMPLE_POLICY, example_account, example_config};
 use support::components::component;
+use support::process::{CHILD_LIMIT, OutputWithin};
 use support::root;
 
 /// A minimal WASI interface, for a world that imports it.
@@ -106,8 +107,12 @@ fn the_cli_runs_a_component_given_on_the_command_line() {
     let wasm = temp_file(&dir, "attacher.wasm", &component("attacher.wat", &[], "attacher"));
     let cwasm = wasm.with_extension("cwasm");
     let cli = env!("CARGO_BIN_EXE_attach-iot-policy");
-    let out =
-        Command::new(cli).args(["precompile", "--component"]).arg(&wasm).arg("--out").arg(&cwasm).output().unwrap();
+    let out = Command::new(cli)
+        .args(["precompile", "--component"])
+        .arg(&wasm)
+        .arg("--out")
+        .arg(&cwasm)
+        .output_within(CHILD_LIMIT);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     for component in [&wasm, &cwasm] {
@@ -117,8 +122,7 @@ fn the_cli_runs_a_component_given_on_the_command_line() {
             .arg("--component")
             .arg(component)
             .env("IOT_POLICY_NAME", EXAMPLE_POLICY)
-            .output()
-            .unwrap();
+            .output_within(CHILD_LIMIT);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{stderr}");
         let response: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -135,8 +139,7 @@ fn the_cli_runs_a_component_given_on_the_command_line() {
         .arg("--component")
         .arg(&other)
         .env("IOT_POLICY_NAME", EXAMPLE_POLICY)
-        .output()
-        .unwrap();
+        .output_within(CHILD_LIMIT);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("is not of the world attach-iot-policy:core/attacher@0.2.0"), "{stderr}");

@@ -14,6 +14,7 @@ use attach_iot_policy::limits::Limits;
 use attach_iot_policy::runner::Runner;
 use support::backends::{EXAMPLE_EVENT, example_config};
 use support::loopback::{http, read_request};
+use support::process::{CHILD_LIMIT, OutputWithin};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
@@ -170,7 +171,7 @@ async fn under_lambda_json_every_line_is_lambdas_schema() {
         .unwrap();
     until_both_answered(&seen).await;
     bootstrap.kill().unwrap();
-    let out = bootstrap.wait_with_output().unwrap();
+    let out = bootstrap.output_within(CHILD_LIMIT);
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(out.stdout.is_empty(), "nothing on stdout");
 
@@ -226,7 +227,7 @@ async fn every_line_of_every_kind_of_invocation_names_its_request() {
     );
     until_answered(&seen, 3).await;
     child.kill().unwrap();
-    let stderr = String::from_utf8(child.wait_with_output().unwrap().stderr).unwrap();
+    let stderr = String::from_utf8(child.output_within(CHILD_LIMIT).stderr).unwrap();
     let lines: Vec<serde_json::Value> =
         stderr.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect();
     let first = lines.iter().position(|l| l["message"] == "invocation").expect("an invocation line");
@@ -236,7 +237,7 @@ async fn every_line_of_every_kind_of_invocation_names_its_request() {
     let of = |id: &str, message: &str| lines.iter().any(|l| l["requestId"] == id && l["message"] == message);
     assert!(of("guest", "import call"), "the guest's calls: {stderr}");
     assert!(of("create", "custom resource request") && of("create", "answered CloudFormation"), "{stderr}");
-    assert!(of("delete", "listed the policy's targets") && of("delete", "answered CloudFormation"), "{stderr}");
+    assert!(of("delete", "a pass of the drain ended") && of("delete", "answered CloudFormation"), "{stderr}");
     let responses = &seen.lock().unwrap().responses;
     assert!(responses.iter().all(|r| r.contains("\"statusCode\":200")), "{responses:?}");
 }
@@ -278,7 +279,7 @@ async fn an_unreadable_cognito_identity_is_refused_not_taken_as_absent() {
     let mut child = bootstrap(&api, &aws, &settings);
     until_both_answered(&seen).await;
     child.kill().unwrap();
-    let stderr = String::from_utf8(child.wait_with_output().unwrap().stderr).unwrap();
+    let stderr = String::from_utf8(child.output_within(CHILD_LIMIT).stderr).unwrap();
     let seen = seen.lock().unwrap();
     for response in &seen.responses {
         let response: serde_json::Value = serde_json::from_str(response).unwrap();
@@ -299,7 +300,7 @@ async fn a_bad_setting_is_an_init_error_that_names_it() {
     {
         let (seen, aws, api) = two_invocations(EXAMPLE_EVENT.as_bytes()).await;
         let child = bootstrap(&api, &aws, &[(variable, value)]);
-        let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+        let out = tokio::task::spawn_blocking(move || child.output_within(CHILD_LIMIT)).await.unwrap();
         assert!(!out.status.success(), "{variable}={value}: the bootstrap exits");
         let seen = seen.lock().unwrap();
         assert_eq!(seen.nexts, 0, "{variable}={value}: no invocation is asked for");
@@ -338,7 +339,7 @@ async fn init_opens_the_connections_the_first_invocation_uses() {
     let mut child = bootstrap(&api, &aws, &[("ALLOWED_USER_POOL_IDS", "us-west-2_Ex4mpLe01")]);
     until_both_answered(&seen).await;
     child.kill().unwrap();
-    let stderr = String::from_utf8(child.wait_with_output().unwrap().stderr).unwrap();
+    let stderr = String::from_utf8(child.output_within(CHILD_LIMIT).stderr).unwrap();
     let seen = seen.lock().unwrap();
     assert!(seen.responses.iter().all(|r| r.contains("\"statusCode\":200")), "{:?}\n{stderr}", seen.responses);
     let before_the_first = seen.connections.iter().filter(|n| **n == 0).count();
@@ -358,7 +359,7 @@ async fn a_failed_early_connection_does_not_fail_init() {
     let mut child = bootstrap(&api, &format!("http://{closed}"), &[]);
     until_both_answered(&seen).await;
     child.kill().unwrap();
-    let stderr = String::from_utf8(child.wait_with_output().unwrap().stderr).unwrap();
+    let stderr = String::from_utf8(child.output_within(CHILD_LIMIT).stderr).unwrap();
     assert!(stderr.contains("could not open a connection at init (could not connect"), "{stderr}");
     // Init went on: both invocations were served, with AWS unreachable.
     assert!(seen.lock().unwrap().responses.iter().all(|r| r.contains("\"statusCode\":502")), "{stderr}");
@@ -371,7 +372,7 @@ async fn with_preconnect_off_the_first_invocation_opens_its_own() {
     let mut child = bootstrap(&api, &aws, &settings);
     until_both_answered(&seen).await;
     child.kill().unwrap();
-    let stderr = String::from_utf8(child.wait_with_output().unwrap().stderr).unwrap();
+    let stderr = String::from_utf8(child.output_within(CHILD_LIMIT).stderr).unwrap();
     let seen = seen.lock().unwrap();
     assert!(!seen.connections.contains(&0), "nothing opened at init: {:?}\n{stderr}", seen.connections);
     assert!(seen.connections.contains(&1), "the first invocation connected: {:?}", seen.connections);

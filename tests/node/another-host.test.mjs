@@ -3,10 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { join, resolve } from 'node:path';
+import { root, transpiledGuest } from './fixtures.mjs';
 
-const root = resolve(import.meta.dirname, '../..');
-const transpiled = process.env.ATTACH_IOT_POLICY_JCO_DIR ?? join(root, 'target/jco');
+const transpiled = transpiledGuest();
 
 test('the example host runs the guest with a plain import object', () => {
   const out = execFileSync(process.execPath, ['examples/another-host.mjs', transpiled, 'examples/event-rest.json'], {

@@ -3,11 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { caseFiles, check, defaults, fixtures, inputs, readJson, root } from './fixtures.mjs';
+import { caseFiles, check, defaults, fixtures, inputs, readJson, root, transpiledGuest } from './fixtures.mjs';
 import { loadHost } from './host.mjs';
 import { SimulatedAccount } from './simulated-account.mjs';
 
-const transpiled = process.env.ATTACH_IOT_POLICY_JCO_DIR ?? join(root, 'target/jco');
+const transpiled = transpiledGuest();
 const host = await loadHost(transpiled);
 
 /** Runs one fixture; returns what the host produced. */

@@ -1,13 +1,36 @@
 // What both Node conformance tests share: the corpus (tests/fixtures) and
 // the check of one case's outcome against its expectation.
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import Ajv2020 from 'ajv/dist/2020.js';
 
 export const root = resolve(import.meta.dirname, '../..');
 export const fixtures = join(root, 'tests/fixtures');
 export const readJson = (path) => JSON.parse(readFileSync(path, 'utf8'));
 export const defaults = readJson(join(fixtures, 'defaults.json'));
+
+// The published response bodies (docs/responses.schema.json): every body a
+// case expects, and every body a host gives, must fit it.
+const ajv = new Ajv2020({ allErrors: true, strict: true });
+const fitsSchema = ajv.compile(readJson(join(root, 'docs/responses.schema.json')));
+
+/** Fails unless `body` (a parsed response body) fits the published schema. */
+export function assertFitsSchema(body, what) {
+  assert.ok(fitsSchema(body), `${what} does not fit docs/responses.schema.json: ${ajv.errorsText(fitsSchema.errors)}\n${JSON.stringify(body)}`);
+}
+
+/**
+ * The transpiled guest's directory (`ATTACH_IOT_POLICY_JCO_DIR`, else
+ * target/jco). A missing one fails the file at once, naming the make target
+ * that builds it, rather than every test one by one.
+ */
+export function transpiledGuest() {
+  const dir = process.env.ATTACH_IOT_POLICY_JCO_DIR ?? join(root, 'target/jco');
+  const entry = join(dir, 'attacher.js');
+  if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`make target/jco/attacher.js\` (make test does)`);
+  return dir;
+}
 
 /** Every case file, sorted; the corpus must not go missing. */
 export function caseFiles() {
@@ -30,7 +53,11 @@ export function check(c, { response, calls, config }) {
   assert.deepEqual(Object.fromEntries(response.headers), c.expect.headers, 'headers');
   assert.equal(response.headers.length, Object.keys(c.expect.headers).length, 'no repeated headers');
   if (typeof c.expect.body === 'string') assert.equal(response.body, c.expect.body, 'body');
-  else assert.deepEqual(JSON.parse(response.body), c.expect.body, 'body');
+  else {
+    assertFitsSchema(c.expect.body, 'the expected body');
+    assertFitsSchema(JSON.parse(response.body), 'the body');
+    assert.deepEqual(JSON.parse(response.body), c.expect.body, 'body');
+  }
   assert.deepEqual(calls, c.expect.calls, 'import calls');
   // The attribute is set only once every policy is attached.
   calls.forEach((call, i) => {

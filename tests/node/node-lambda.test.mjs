@@ -7,11 +7,11 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { caseFiles, check, defaults, fixtures, inputs, readJson, root } from './fixtures.mjs';
+import { caseFiles, check, defaults, fixtures, inputs, readJson, root, transpiledGuest } from './fixtures.mjs';
 import { SimulatedAccount } from './simulated-account.mjs';
 
 const { createHandler } = await import(join(root, 'node/src/handler.mjs'));
-const guestDir = process.env.ATTACH_IOT_POLICY_JCO_DIR ?? join(root, 'target/jco');
+const guestDir = transpiledGuest();
 const env = { AWS_REGION: 'us-west-2' };
 
 /** An account whose imports are async, as the SDK's are. */

@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use serde_json::{Value, json};
 
 use crate::moto::Moto;
+use crate::process::{CHILD_LIMIT, OutputWithin};
 use crate::{node, root};
 
 /// Which runtime fun gives the package.
@@ -54,7 +55,7 @@ pub fn run(
         .spawn()
         .expect("node runs");
     child.stdin.take().unwrap().write_all(input.to_string().as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = child.output_within(CHILD_LIMIT);
     let logs = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "the fun driver failed:\n{logs}");
     for secret in [secret.as_str(), "Signature=", "AWS4-HMAC-SHA256"] {

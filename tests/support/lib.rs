@@ -7,6 +7,7 @@ pub mod components;
 pub mod fun;
 pub mod loopback;
 pub mod moto;
+pub mod process;
 pub mod tls;
 
 use std::path::{Path, PathBuf};

@@ -7,6 +7,7 @@ use std::process::{Child, Command, Output, Stdio};
 use serde_json::{Value, json};
 
 use crate::backends::{EXAMPLE_EVENT, EXAMPLE_HTTP_EVENT};
+use crate::process::{CHILD_LIMIT, OutputWithin};
 use crate::tls::TestCa;
 use crate::{root, tool};
 
@@ -72,7 +73,7 @@ impl Moto {
         let mut command = Command::new(venv_bin("python"));
         command.arg(root().join("tests/moto/moto_ctl.py")).arg(args[0]).arg(&self.url).args(&args[1..]);
         command.envs(self.ca_bundle());
-        let out = command.output().unwrap();
+        let out = command.output_within(CHILD_LIMIT);
         assert!(out.status.success(), "moto_ctl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
     }
@@ -140,7 +141,7 @@ impl Moto {
             .stderr(Stdio::piped());
         let mut child = command.spawn().unwrap();
         child.stdin.take().unwrap().write_all(event.as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = child.output_within(CHILD_LIMIT);
         let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         for secret in secrets.iter().copied().chain(["Signature=", "AWS4-HMAC-SHA256", "authorization"]) {
             assert!(!all.contains(secret), "a secret reached the output ({secret}):\n{all}");

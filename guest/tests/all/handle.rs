@@ -125,7 +125,9 @@ fn delete_removes_the_attribute_then_detaches_every_policy() {
     let mut fake = Fake { sub_alias: true, ..Fake::default() };
     let (status, body) = run(&mut fake, &delete_event());
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["attributeCleared"], true);
+    assert_eq!(body["attributeAbsent"], true);
+    assert_eq!((&body["detached"], &body["notAttached"]), (&json!(["iot-a", "iot-b"]), &json!([])), "{body}");
+    assert_eq!(body["msg"], format!("IoT Policies iot-a, iot-b detached from Cognito federated identity ID {ID}"));
     assert_eq!(
         fake.lines(),
         [
@@ -136,13 +138,21 @@ fn delete_removes_the_attribute_then_detaches_every_policy() {
     );
 }
 
+/// Issue 23: a not-found from `detach-policy` read "detached".
 #[test]
-fn delete_counts_a_policy_that_was_not_attached_as_detached() {
+fn delete_reports_a_policy_that_was_not_attached_as_such_never_as_detached() {
     let mut fake =
         Fake { sub_alias: true, fail: Some(("detach-policy", AwsError::NotFound("x".into()))), ..Fake::default() };
     let (status, body) = run(&mut fake, &delete_event());
     assert_eq!(status, 200, "{body}");
     assert_eq!(fake.lines().len(), 3);
+    assert_eq!((&body["detached"], &body["notAttached"]), (&json!([]), &json!(["iot-a", "iot-b"])), "{body}");
+    let msg = body["msg"].as_str().unwrap();
+    assert!(!msg.contains("detached"), "{msg}");
+    assert!(
+        msg.starts_with(&format!("IoT Policies iot-a, iot-b were not attached to Cognito federated identity ID {ID}")),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -152,7 +162,7 @@ fn delete_detaches_nothing_unless_the_attribute_is_gone_first() {
     let (status, body) = run(&mut fake, &delete_event());
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["step"], "delete-attributes");
-    assert_eq!(body["attributeCleared"], false);
+    assert_eq!(body["attributeAbsent"], false);
     assert_eq!(fake.lines().len(), 1, "{:?}", fake.lines());
 
     let mut fake =
@@ -160,7 +170,7 @@ fn delete_detaches_nothing_unless_the_attribute_is_gone_first() {
     let (status, body) = run(&mut fake, &delete_event());
     assert_eq!(status, 502);
     assert_eq!(body["step"], "detach-policy");
-    assert_eq!(body["attributeCleared"], true);
+    assert_eq!(body["attributeAbsent"], true);
     assert_eq!(body["policiesDetached"], json!([]));
 }
 
@@ -169,7 +179,7 @@ fn delete_for_a_user_the_pool_does_not_have_still_detaches() {
     let mut fake = Fake::default();
     let (status, body) = run(&mut fake, &delete_event());
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["attributeCleared"], false);
+    assert_eq!(body["attributeAbsent"], false);
     assert_eq!(body["userFound"], false);
     assert_eq!(fake.lines().iter().filter(|c| c.starts_with("detach-policy")).count(), 2);
 }
@@ -180,8 +190,9 @@ fn preflight_lists_the_signing_headers() {
     assert_eq!(r.status_code, 204);
     let allow = r.headers.iter().find(|(k, _)| k == "Access-Control-Allow-Headers").unwrap();
     assert!(allow.1.contains("X-Amz-Security-Token"));
+    // Exactly the methods the routes serve: no POST (issue 23).
     let methods = r.headers.iter().find(|(k, _)| k == "Access-Control-Allow-Methods").unwrap();
-    assert!(methods.1.contains("DELETE"), "{methods:?}");
+    assert_eq!(methods.1, "GET,DELETE,OPTIONS");
 }
 
 fn arbitrary_json() -> impl Strategy<Value = Value> {
