@@ -1,35 +1,11 @@
 //! The stack's custom resource against moto, driven by CloudFormation-shaped
 //! events through `invoke`, with a loopback server as the `ResponseURL`.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-
 use serde_json::{Value, json};
-use support::loopback::{http, read_request};
+use support::loopback::{http, read_request, response_url, serve};
 use support::moto::Moto;
-use support::process::{CHILD_LIMIT, OutputWithin};
+use support::process::{CHILD_LIMIT, run_with_stdin};
 use tokio::io::AsyncWriteExt;
-
-/// A `ResponseURL` on loopback: each `PUT`'s head and parsed body come out of the channel.
-fn response_url() -> (String, mpsc::Receiver<(String, Value)>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let origin = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(async move {
-            listener.set_nonblocking(true).unwrap();
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            while let Ok((mut socket, _)) = listener.accept().await {
-                let Some((head, body)) = read_request(&mut socket).await else { continue };
-                let _ = socket.write_all(&http(200, "connection: close\r\n", b"")).await;
-                let _ = tx.send((head, serde_json::from_slice(&body).unwrap_or(Value::Null)));
-            }
-        });
-    });
-    (origin, rx)
-}
 
 fn request(kind: &str, origin: &str, policy: &str) -> Value {
     let mut request = json!({
@@ -62,25 +38,15 @@ fn invoke_at(
     origin: &str,
     extra: &[&str],
 ) -> (Value, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_attach-iot-policy"))
+    let mut command = support::cli_against(endpoint, key, secret);
+    command
         .args(["invoke", "--event", "-"])
         .args(if extra.contains(&"--timeout-ms") { &[][..] } else { &["--timeout-ms", "120000"][..] })
         .args(extra)
-        .env_clear()
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .env("AWS_ACCESS_KEY_ID", key)
-        .env("AWS_SECRET_ACCESS_KEY", secret)
         .env("IOT_POLICY_NAME", policy)
         .env("CFN_RESPONSE_URL_ALLOWED_ORIGIN", origin)
-        .env("DETACH_RATE", "500")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(event.to_string().as_bytes()).unwrap();
-    let out = child.output_within(CHILD_LIMIT);
+        .env("DETACH_RATE", "500");
+    let out = run_with_stdin(&mut command, event.to_string().as_bytes(), CHILD_LIMIT);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let all = format!("{}{stderr}", String::from_utf8_lossy(&out.stdout));
     assert!(!all.contains(secret), "{all}");
@@ -168,24 +134,15 @@ fn create_and_update_change_nothing_and_delete_drains_or_says_why_not() {
 /// the answer, so CloudFormation hears FAILED before the invocation ends.
 #[test]
 fn a_detach_that_never_returns_still_leaves_time_to_answer() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let iot = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(async move {
-            listener.set_nonblocking(true).unwrap();
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            let mut hung = Vec::new();
-            while let Ok((mut socket, _)) = listener.accept().await {
-                let Some((head, _)) = read_request(&mut socket).await else { continue };
-                if head.starts_with("POST /policy-targets/") {
-                    let body = br#"{"targets": ["us-east-1:00000000-0000-4000-8000-000000000001", "us-east-1:00000000-0000-4000-8000-000000000002"]}"#;
-                    let _ = socket.write_all(&http(200, "content-type: application/json\r\n", body)).await;
-                } else {
-                    hung.push(socket);
-                }
-            }
-        });
+    let iot = serve(|mut socket| async move {
+        let Some((head, _)) = read_request(&mut socket).await else { return };
+        if head.starts_with("POST /policy-targets/") {
+            let body = br#"{"targets": ["us-east-1:00000000-0000-4000-8000-000000000001", "us-east-1:00000000-0000-4000-8000-000000000002"]}"#;
+            let _ = socket.write_all(&http(200, "content-type: application/json\r\n", body)).await;
+        } else {
+            // The detach: held open, never answered.
+            std::future::pending::<()>().await;
+        }
     });
     let (origin, answers) = response_url();
     let event = request("Delete", &origin, "stack-policy");
@@ -211,46 +168,37 @@ fn a_detach_that_never_returns_still_leaves_time_to_answer() {
 /// token and access key back, as a server may: the first page of a listing
 /// is answered, so that a drain has targets to fail on.
 fn quoting_aws() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
     let quoted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let count = quoted.clone();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(async move {
-            listener.set_nonblocking(true).unwrap();
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            while let Ok((mut socket, _)) = listener.accept().await {
-                let count = count.clone();
-                tokio::spawn(async move {
-                    while let Some((head, _)) = read_request(&mut socket).await {
-                        let header = |name: &str| {
-                            head.lines()
-                                .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case(name)))
-                                .map(|(_, v)| v.trim().to_owned())
-                                .unwrap_or_default()
-                        };
-                        let answer = if head.starts_with("POST /policy-targets/") && !head.contains("marker=") {
-                            let body = br#"{"targets": ["us-east-1:00000000-0000-4000-8000-000000000001"], "nextMarker": "2"}"#;
-                            http(200, "", body)
-                        } else {
-                            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                            let token = header("x-amz-security-token");
-                            let authorization = header("authorization");
-                            let message = format!(
-                                "The security token included in the request is invalid: {token} (cut: {}) {authorization}",
-                                &token[..token.len() / 2]
-                            );
-                            let body = json!({ "message": message }).to_string();
-                            http(403, "x-amzn-ErrorType: UnrecognizedClientException\r\n", body.as_bytes())
-                        };
-                        if socket.write_all(&answer).await.is_err() {
-                            return;
-                        }
-                    }
-                });
+    let url = serve(move |mut socket| {
+        let count = count.clone();
+        async move {
+            while let Some((head, _)) = read_request(&mut socket).await {
+                let header = |name: &str| {
+                    head.lines()
+                        .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case(name)))
+                        .map(|(_, v)| v.trim().to_owned())
+                        .unwrap_or_default()
+                };
+                let answer = if head.starts_with("POST /policy-targets/") && !head.contains("marker=") {
+                    let body = br#"{"targets": ["us-east-1:00000000-0000-4000-8000-000000000001"], "nextMarker": "2"}"#;
+                    http(200, "", body)
+                } else {
+                    count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let token = header("x-amz-security-token");
+                    let authorization = header("authorization");
+                    let message = format!(
+                        "The security token included in the request is invalid: {token} (cut: {}) {authorization}",
+                        &token[..token.len() / 2]
+                    );
+                    let body = json!({ "message": message }).to_string();
+                    http(403, "x-amzn-ErrorType: UnrecognizedClientException\r\n", body.as_bytes())
+                };
+                if socket.write_all(&answer).await.is_err() {
+                    return;
+                }
             }
-        });
+        }
     });
     (url, quoted)
 }
@@ -258,24 +206,14 @@ fn quoting_aws() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
 /// Runs the CLI with session credentials against `endpoint`: its exit
 /// status, and stdout and stderr together.
 fn run_with_session(endpoint: &str, origin: &str, args: &[&str], stdin: &[u8]) -> (bool, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_attach-iot-policy"))
+    let mut command = support::cli_against(endpoint, SESSION.0, SESSION.1);
+    command
         .args(args)
-        .env_clear()
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .env("AWS_ACCESS_KEY_ID", SESSION.0)
-        .env("AWS_SECRET_ACCESS_KEY", SESSION.1)
         .env("AWS_SESSION_TOKEN", SESSION.2)
         .env("IOT_POLICY_NAME", "amplify-toolkit-iot-message-viewer")
         .env("CFN_RESPONSE_URL_ALLOWED_ORIGIN", origin)
-        .env("AWS_LAMBDA_LOG_LEVEL", "DEBUG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    let out = child.output_within(CHILD_LIMIT);
+        .env("AWS_LAMBDA_LOG_LEVEL", "DEBUG");
+    let out = run_with_stdin(&mut command, stdin, CHILD_LIMIT);
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 

@@ -3,14 +3,13 @@
 //! endless, going round, overlapping, or a page that never comes.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::loopback::{http, read_request};
-use support::process::{CHILD_LIMIT, OutputWithin};
+use support::loopback::{http, read_request, response_url, serve};
+use support::process::{CHILD_LIMIT, OutputWithin, run_with_stdin};
 use tokio::io::AsyncWriteExt;
 
 /// How the loopback IoT lists a policy's targets.
@@ -45,43 +44,32 @@ fn target(i: usize) -> String {
 }
 
 fn iot(listing: Listing) -> (String, Arc<Mutex<Seen>>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(Seen::default()));
     let shared = seen.clone();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(async move {
-            listener.set_nonblocking(true).unwrap();
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            while let Ok((mut socket, _)) = listener.accept().await {
-                let seen = shared.clone();
-                tokio::spawn(async move {
-                    while let Some((head, body)) = read_request(&mut socket).await {
-                        let answer = if head.starts_with("POST /policy-targets/") {
-                            let marker = head.lines().next().unwrap().split("marker=").nth(1);
-                            let marker = marker.map(|m| m.split([' ', '&']).next().unwrap().to_owned());
-                            let page = page(listing, marker.as_deref(), &mut seen.lock().unwrap());
-                            match page {
-                                Some(page) => http(200, "", page.to_string().as_bytes()),
-                                None => {
-                                    std::future::pending::<()>().await;
-                                    unreachable!()
-                                }
-                            }
-                        } else {
-                            let body: Value = serde_json::from_slice(&body).unwrap();
-                            let mut seen = seen.lock().unwrap();
-                            *seen.detaches.entry(body["target"].as_str().unwrap().to_owned()).or_default() += 1;
-                            http(200, "", b"{}")
-                        };
-                        if socket.write_all(&answer).await.is_err() {
-                            return;
-                        }
+    let url = serve(move |mut socket| {
+        let seen = shared.clone();
+        async move {
+            while let Some((head, body)) = read_request(&mut socket).await {
+                let answer = if head.starts_with("POST /policy-targets/") {
+                    let marker = head.lines().next().unwrap().split("marker=").nth(1);
+                    let marker = marker.map(|m| m.split([' ', '&']).next().unwrap().to_owned());
+                    let page = page(listing, marker.as_deref(), &mut seen.lock().unwrap());
+                    match page {
+                        Some(page) => http(200, "", page.to_string().as_bytes()),
+                        // This page never answers.
+                        None => std::future::pending().await,
                     }
-                });
+                } else {
+                    let body: Value = serde_json::from_slice(&body).unwrap();
+                    let mut seen = seen.lock().unwrap();
+                    *seen.detaches.entry(body["target"].as_str().unwrap().to_owned()).or_default() += 1;
+                    http(200, "", b"{}")
+                };
+                if socket.write_all(&answer).await.is_err() {
+                    return;
+                }
             }
-        });
+        }
     });
     (url, seen)
 }
@@ -122,14 +110,9 @@ fn page(listing: Listing, marker: Option<&str>, seen: &mut Seen) -> Option<Value
 }
 
 fn detach_all(iot: &str, args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_attach-iot-policy"))
+    support::cli_against(iot, "AKIDEXAMPLE", "drain-test-secret")
         .args(["detach-all", "--policy", "drain-me"])
         .args(args)
-        .env_clear()
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL", iot)
-        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
-        .env("AWS_SECRET_ACCESS_KEY", "drain-test-secret")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -274,46 +257,16 @@ fn a_custom_resource_request_of_the_wrong_shape_is_refused_without_quoting_it() 
     assert!(!answer.to_string().contains(marker) && !output.contains(marker), "{answer}\n{output}");
 }
 
-/// A `ResponseURL` on loopback: each `PUT`'s parsed body comes out of the channel.
-fn response_url() -> (String, std::sync::mpsc::Receiver<(String, Value)>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let origin = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(async move {
-            listener.set_nonblocking(true).unwrap();
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            while let Ok((mut socket, _)) = listener.accept().await {
-                let Some((head, body)) = read_request(&mut socket).await else { continue };
-                let _ = socket.write_all(&http(200, "connection: close\r\n", b"")).await;
-                let _ = tx.send((head, serde_json::from_slice(&body).unwrap_or(Value::Null)));
-            }
-        });
-    });
-    (origin, rx)
-}
-
 /// `invoke` with `event`: its response and everything it printed.
 fn invoke(iot: &str, origin: &str, env: &[(&str, &str)], args: &[&str], event: &Value) -> (Value, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_attach-iot-policy"))
+    let mut command = support::cli_against(iot, "AKIDEXAMPLE", "drain-test-secret");
+    command
         .args(["invoke", "--event", "-"])
         .args(args)
-        .env_clear()
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL", iot)
-        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
-        .env("AWS_SECRET_ACCESS_KEY", "drain-test-secret")
         .env("IOT_POLICY_NAME", "drain-me")
         .env("CFN_RESPONSE_URL_ALLOWED_ORIGIN", origin)
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(event.to_string().as_bytes()).unwrap();
-    let out = child.output_within(CHILD_LIMIT);
+        .envs(env.iter().copied());
+    let out = run_with_stdin(&mut command, event.to_string().as_bytes(), CHILD_LIMIT);
     let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (serde_json::from_slice(&out.stdout).unwrap_or(Value::Null), all)
 }

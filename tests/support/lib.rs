@@ -27,6 +27,19 @@ pub fn cli() -> PathBuf {
     cli
 }
 
+/// The CLI with nothing from this process's environment but an AWS at
+/// `endpoint` in `us-east-1`, and these keys.
+pub fn cli_against(endpoint: &str, key: &str, secret: &str) -> std::process::Command {
+    let mut command = std::process::Command::new(cli());
+    command
+        .env_clear()
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", key)
+        .env("AWS_SECRET_ACCESS_KEY", secret);
+    command
+}
+
 /// Runs `f` to its end on a runtime of its own.
 pub fn block_on<F: Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)

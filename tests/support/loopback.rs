@@ -31,3 +31,42 @@ pub fn http(status: u16, headers: &str, body: &[u8]) -> Vec<u8> {
     out.extend_from_slice(body);
     out
 }
+
+/// Serves on a loopback port, from a thread and a runtime of its own (so a
+/// test that blocks does not stop it): each connection goes to
+/// `on_connection`, in a task of its own. Returns `http://127.0.0.1:<port>`.
+pub fn serve<F, Fut>(on_connection: F) -> String
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async move {
+            listener.set_nonblocking(true).unwrap();
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            while let Ok((socket, _)) = listener.accept().await {
+                tokio::spawn(on_connection(socket));
+            }
+        });
+    });
+    url
+}
+
+/// A CloudFormation `ResponseURL` on loopback: each `PUT`'s head and parsed
+/// body come out of the channel, once it has been answered.
+pub fn response_url() -> (String, std::sync::mpsc::Receiver<(String, serde_json::Value)>) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let origin = serve(move |mut socket| {
+        let tx = tx.clone();
+        async move {
+            use tokio::io::AsyncWriteExt;
+            let Some((head, body)) = read_request(&mut socket).await else { return };
+            let _ = socket.write_all(&http(200, "connection: close\r\n", b"")).await;
+            let _ = tx.send((head, serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null)));
+        }
+    });
+    (origin, rx)
+}

@@ -53,3 +53,13 @@ impl OutputWithin for &mut Command {
         self.spawn().expect("spawning a child").output_within(limit)
     }
 }
+
+/// Runs `command` with `stdin` written to it; its output, bounded as
+/// [`OutputWithin`].
+pub fn run_with_stdin(command: &mut Command, stdin: &[u8], limit: Duration) -> Output {
+    use std::io::Write;
+    let mut child =
+        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawning a child");
+    child.stdin.take().expect("stdin is piped").write_all(stdin).expect("writing the child's stdin");
+    child.output_within(limit)
+}
