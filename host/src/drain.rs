@@ -150,6 +150,9 @@ pub async fn drain(
     let mut interrupted = limits.interrupted.clone();
     let mut first_page: Option<Instant> = None;
     let mut last_done = started;
+    // Kept across passes: a listing that lags behind the detaches lists the
+    // last ones again, and they are not detached (and counted) twice.
+    let mut recent = Recent::default();
     for pass in 1.. {
         let done_before = summary.detached + summary.already_detached;
         let detached_before = summary.detached;
@@ -157,23 +160,25 @@ pub async fn drain(
         summary.remaining = 0;
         summary.listed_all = false;
         let mut pages = Pages::start(aws.clone(), policy, limits.deadline);
-        let mut recent = Recent::default();
         let slots = Arc::new(Semaphore::new(IN_FLIGHT));
         let mut tasks = JoinSet::new();
         let mut listed = 0;
-        let mut finish = |summary: &mut Summary, (target, result): (String, Result<bool, AwsError>)| {
-            match result {
-                Ok(true) => summary.detached += 1,
-                Ok(false) => summary.already_detached += 1,
-                Err(e) => {
-                    summary.remaining += 1;
-                    if summary.failures.len() < MAX_REPORTED_FAILURES {
-                        summary.failures.push(Failure { target, error: format!("{}: {}", e.kind(), e.message()) });
+        let mut finish =
+            |summary: &mut Summary, recent: &mut Recent, (target, result): (String, Result<bool, AwsError>)| {
+                match result {
+                    Ok(true) => summary.detached += 1,
+                    Ok(false) => summary.already_detached += 1,
+                    Err(e) => {
+                        // The next pass tries it again.
+                        recent.forget(&target);
+                        summary.remaining += 1;
+                        if summary.failures.len() < MAX_REPORTED_FAILURES {
+                            summary.failures.push(Failure { target, error: format!("{}: {}", e.kind(), e.message()) });
+                        }
                     }
                 }
-            }
-            last_done = Instant::now();
-        };
+                last_done = Instant::now();
+            };
         'listing: loop {
             let page = tokio::select! {
                 page = pages.next() => page,
@@ -200,8 +205,9 @@ pub async fn drain(
                 }
             };
             first_page.get_or_insert_with(Instant::now);
-            let mut targets = targets.into_iter().filter(|t| recent.first_time(t));
-            while let Some(target) = targets.next() {
+            let targets: Vec<String> = targets.into_iter().filter(|t| recent.first_time(t)).collect();
+            let count = targets.len();
+            for (i, target) in targets.into_iter().enumerate() {
                 listed += 1;
                 // However low the rate, the pause ends at the deadline or an interrupt.
                 if pacer.next > Instant::now() {
@@ -217,7 +223,7 @@ pub async fn drain(
                 if let Some(why) = why {
                     summary.stopped = Some(why.into());
                     // This target and the rest of its page are known and still attached.
-                    summary.remaining += 1 + targets.count();
+                    summary.remaining += count - i;
                     break 'listing;
                 }
                 pacer.started();
@@ -233,7 +239,7 @@ pub async fn drain(
                     .in_current_span(),
                 );
                 while let Some(done) = tasks.try_join_next() {
-                    finish(&mut summary, done.expect("a detach task panicked"));
+                    finish(&mut summary, &mut recent, done.expect("a detach task panicked"));
                     progress(summary.detached + summary.already_detached, done_before + listed);
                 }
             }
@@ -241,7 +247,7 @@ pub async fn drain(
         // A page being fetched is dropped here; the detaches in flight finish.
         drop(pages);
         while let Some(done) = tasks.join_next().await {
-            finish(&mut summary, done.expect("a detach task panicked"));
+            finish(&mut summary, &mut recent, done.expect("a detach task panicked"));
             progress(summary.detached + summary.already_detached, done_before + listed);
         }
         event!(
@@ -414,7 +420,7 @@ impl Markers {
 }
 
 /// The last [`RECENT_TARGETS`] targets, to skip one listed twice on nearby
-/// pages.
+/// pages, or listed again by a later pass while the listing lags.
 #[derive(Default)]
 struct Recent {
     set: HashSet<Arc<str>>,
@@ -435,6 +441,13 @@ impl Recent {
         self.set.insert(target.clone());
         self.order.push_back(target);
         true
+    }
+
+    /// Lets `target` be listed again: it was not detached.
+    fn forget(&mut self, target: &str) {
+        if self.set.remove(target) {
+            self.order.retain(|t| &**t != target);
+        }
     }
 }
 
@@ -777,6 +790,60 @@ mod tests {
             let targets = listing[start.saturating_sub(10)..end].to_vec();
             Ok(crate::aws::Answer::Targets(crate::aws::TargetsPage { targets, next_marker }))
         }
+    }
+
+    /// A listing that lags: the pass after the detaches lists them again.
+    struct LaggingListing {
+        account: SimulatedAccount,
+        listings: std::sync::atomic::AtomicUsize,
+        detaches: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl Aws for LaggingListing {
+        async fn call(&self, cx: &CallContext, call: AwsCall) -> Result<crate::aws::Answer, AwsError> {
+            use std::sync::atomic::Ordering::SeqCst;
+            if let AwsCall::DetachPolicy { .. } = call {
+                self.detaches.fetch_add(1, SeqCst);
+                return self.account.call(cx, call).await;
+            }
+            // The first two listings show all 100; AWS has caught up by the third.
+            let targets = match self.listings.fetch_add(1, SeqCst) {
+                0 | 1 => (0..100).map(|i| format!("target-{i:04}")).collect(),
+                _ => Vec::new(),
+            };
+            Ok(crate::aws::Answer::Targets(crate::aws::TargetsPage { targets, next_marker: None }))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_listing_that_lags_does_not_detach_or_count_a_target_again() {
+        let mut state = AccountState { policies: vec!["drain-me".into()], ..Default::default() };
+        state.attachments.insert("drain-me".into(), (0..100).map(|i| format!("target-{i:04}")).collect());
+        let aws =
+            Arc::new(LaggingListing { account: SimulatedAccount::new(state), listings: 0.into(), detaches: 0.into() });
+        let summary = drain(aws.clone(), "drain-me", limits(MAX_RATE), |_, _| {}).await.unwrap();
+        assert_eq!((summary.targets, summary.detached, summary.already_detached), (100, 100, 0), "{summary:?}");
+        assert_eq!(aws.detaches.load(std::sync::atomic::Ordering::SeqCst), 100);
+        assert!(summary.complete());
+    }
+
+    /// A target refused in one pass is tried again in the next, whatever
+    /// the window of targets already seen.
+    #[tokio::test]
+    async fn a_target_refused_in_one_pass_is_tried_again_in_the_next() {
+        let mut state = AccountState { policies: vec!["drain-me".into()], ..Default::default() };
+        state.attachments.insert("drain-me".into(), ["a", "b"].map(String::from).into_iter().collect());
+        state.faults = vec![crate::aws::simulated::Fault {
+            op: "detach-policy".into(),
+            call: std::num::NonZeroU32::new(2),
+            error: AwsError::AccessDenied("AccessDeniedException: once".into()),
+        }];
+        let aws = Arc::new(SimulatedAccount::new(state));
+        let summary = drain(aws.clone(), "drain-me", limits(MAX_RATE), |_, _| {}).await.unwrap();
+        assert_eq!((summary.detached, summary.remaining), (2, 0), "{summary:?}");
+        assert!(summary.complete());
+        assert!(!aws.snapshot().attachments.contains_key("drain-me"));
     }
 
     #[tokio::test]

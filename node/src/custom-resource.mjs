@@ -97,16 +97,17 @@ export async function drain(aws, policy, rate, until, remainingMs) {
   // At high rates the timer's millisecond grain would stall the schedule.
   const slack = Math.max(interval, 5);
   let next = Date.now();
+  // Kept across passes: a listing that lags lists the last detaches again.
+  const recent = new Set();
+  const firstTime = (target) => {
+    if (recent.has(target)) return false;
+    recent.add(target);
+    if (recent.size > RECENT_TARGETS) recent.delete(recent.values().next().value);
+    return true;
+  };
   for (let pass = 1; ; pass++) {
     const detachedBefore = summary.detached;
     Object.assign(summary, { remaining: 0, failure: null, listedAll: false });
-    const recent = new Set();
-    const firstTime = (target) => {
-      if (recent.has(target)) return false;
-      recent.add(target);
-      if (recent.size > RECENT_TARGETS) recent.delete(recent.values().next().value);
-      return true;
-    };
     const inFlight = new Set();
     const listing = pages(aws, policy, remainingMs);
     let listed = 0;
@@ -141,6 +142,8 @@ export async function drain(aws, policy, rate, until, remainingMs) {
             .then(() => summary.detached++)
             .catch((e) => {
               if (e?.payload?.tag === 'not-found') return summary.alreadyDetached++;
+              // The next pass tries it again.
+              recent.delete(target);
               summary.remaining++;
               summary.failure ??= `${e?.payload?.tag ?? 'other'}: ${e?.payload?.val ?? e}`;
             })

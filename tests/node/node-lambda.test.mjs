@@ -523,3 +523,32 @@ test('a custom resource request of the wrong shape gets a 400 naming the field, 
   assert.match(lines.join(''), /custom resource request unknown for PolicyTargetsDrain/, 'the log was read');
   assert.ok(!lines.join('').includes(marker), lines.join(''));
 });
+
+test('a listing that lags does not detach or count a target again, and a refused target is tried again', async () => {
+  const { drain } = await import(join(root, 'node/src/custom-resource.mjs'));
+  const all = Array.from({ length: 100 }, (_, i) => `target-${String(i).padStart(4, '0')}`);
+  let listings = 0;
+  let detaches = 0;
+  const lagging = {
+    // The first two listings show all 100; AWS has caught up by the third.
+    listTargetsForPolicy: async () => ({ targets: listings++ < 2 ? all : [] }),
+    detachPolicy: async () => void detaches++,
+  };
+  const summary = await drain(lagging, 'p', 10_000, Date.now() + 60_000, () => 60_000);
+  assert.deepEqual([summary.targets, summary.detached, summary.alreadyDetached, detaches], [100, 100, 0, 100]);
+
+  const attached = new Set(['a', 'b']);
+  let refused = false;
+  const refusesOnce = {
+    listTargetsForPolicy: async () => ({ targets: [...attached] }),
+    detachPolicy: async (policy, target) => {
+      if (target === 'b' && !refused) {
+        refused = true;
+        throw { payload: { tag: 'access-denied', val: 'AccessDeniedException: once' } };
+      }
+      attached.delete(target);
+    },
+  };
+  const retried = await drain(refusesOnce, 'p', 10_000, Date.now() + 60_000, () => 60_000);
+  assert.deepEqual([retried.detached, retried.remaining, retried.stopped, attached.size], [2, 0, null, 0]);
+});
