@@ -1,5 +1,5 @@
 # Thin wrappers; each target is a word the README uses.
-.PHONY: build guest run test test-fast test-integration lint fmt clean venv package package-x86_64 package-arm64 node bench build-AttachIotPolicyFunction build-PolicyDrainFunction build-AttachIotPolicyNodeFunction build-PolicyDrainNodeFunction package-node
+.PHONY: client build guest run test test-fast test-integration lint fmt clean venv package package-x86_64 package-arm64 node bench build-AttachIotPolicyFunction build-PolicyDrainFunction build-AttachIotPolicyNodeFunction build-PolicyDrainNodeFunction package-node
 
 GUEST_WASM := target/wasm32-wasip2/guest/attach_iot_policy_guest.wasm
 BIN        := target/release/attach-iot-policy
@@ -46,6 +46,16 @@ tests/node/node_modules/.installed: tests/node/package-lock.json
 	@touch $@
 
 node: tests/node/node_modules/.installed
+
+# The app's package (client/): installed, then built to client/dist.
+client/node_modules/.installed: client/package-lock.json
+	cd client && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+client/dist/index.js: client/node_modules/.installed client/tsconfig.json $(wildcard client/src/*.ts)
+	cd client && npx tsc -p tsconfig.json
+
+client: client/dist/index.js
 
 # The same guest for the second host: jco transpiles it to JS + core modules.
 target/jco/attacher.js: guest tests/node/node_modules/.installed
@@ -159,9 +169,10 @@ test-fast: build
 
 # The tests that need moto, fun, jco, cfn-lint and the x86_64 package; a plain
 # `cargo test` lists the Rust ones as ignored.
-test-integration: venv node package-x86_64 package-node node/node_modules/.installed target/jco/attacher.js
+test-integration: venv node package-x86_64 package-node node/node_modules/.installed target/jco/attacher.js client
 	$(RELEASE_ENV) cargo test --release --workspace -- --ignored
 	cd tests/node && node --test --test-timeout=120000
+	cd client && npm test
 	$(VENV)/bin/python -m unittest discover -s tests/deploy -v
 
 lint: .wasm-target

@@ -127,12 +127,16 @@ class TemplateTest(unittest.TestCase):
         by_action = {}
         for statement in document["Statement"]:
             for action in as_list(statement["Action"]):
-                by_action[action] = statement["Resource"]["Fn::Sub"]
+                by_action[action] = [r["Fn::Sub"] for r in as_list(statement["Resource"])]
         own = "${!cognito-identity.amazonaws.com:sub}"
-        self.assertTrue(by_action["iot:Connect"].endswith(f":client/{own}"))
-        self.assertTrue(by_action["iot:Publish"].endswith(f":topic/users/{own}/*"))
-        self.assertTrue(by_action["iot:Receive"].endswith(f":topic/users/{own}/*"))
-        self.assertTrue(by_action["iot:Subscribe"].endswith(f":topicfilter/users/{own}/*"))
+        # Its own identity ID as the client ID, or that ID and a suffix: nothing else.
+        connect = by_action["iot:Connect"]
+        self.assertEqual(len(connect), 2, connect)
+        self.assertTrue(connect[0].endswith(f":client/{own}"), connect)
+        self.assertTrue(connect[1].endswith(f":client/{own}-*"), connect)
+        self.assertEqual(by_action["iot:Publish"], by_action["iot:Receive"])
+        self.assertTrue(by_action["iot:Publish"][0].endswith(f":topic/users/{own}/*"))
+        self.assertTrue(by_action["iot:Subscribe"][0].endswith(f":topicfilter/users/{own}/*"))
 
 
 class ReadmeTest(unittest.TestCase):

@@ -1,0 +1,79 @@
+// A stand-in for API Gateway's IAM authorization, on loopback, for the
+// client's tests: it verifies each request's SigV4 signature (service
+// execute-api, the session token, the clock skew, the signed headers) by
+// signing the same request again with the caller's known secret, and only
+// then answers with what the test queued. A request that fails the check gets
+// API Gateway's 403 and is not counted as a call.
+import { createServer } from 'node:http';
+import { Sha256 } from '@aws-crypto/sha256-js';
+import { SignatureV4 } from '@smithy/signature-v4';
+
+const SKEW_MS = 5 * 60_000;
+
+/** `identities`: access key ID → { secretAccessKey, sessionToken, identityId }. */
+export async function startApi(identities, { region = 'us-east-1' } = {}) {
+  const answers = [];
+  const calls = [];
+  const refused = [];
+  const server = createServer(async (req, res) => {
+    const url = new URL(req.url, `http://${req.headers.host}`);
+    const why = await refusal(req, url, identities, region);
+    if (why) {
+      refused.push(why);
+      res.writeHead(403, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify({ message: why }));
+    }
+    const key = /Credential=([^/]+)\//.exec(req.headers.authorization)[1];
+    calls.push({ method: req.method, path: url.pathname, search: url.search, identityId: identities[key].identityId });
+    const [status, headers, body] = answers.shift() ?? [200, {}, { identityId: identities[key].identityId, attributeUpdated: false }];
+    res.writeHead(status, { 'content-type': 'application/json', ...headers });
+    res.end(typeof body === 'string' ? body : JSON.stringify(body));
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    origin: `http://127.0.0.1:${server.address().port}`,
+    /** Queues the next answers: [status, headers, body]. */
+    answer: (...next) => answers.push(...next),
+    calls,
+    refused,
+    close: () => {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
+}
+
+/** Why API Gateway would refuse the request, or nothing. */
+async function refusal(req, url, identities, region) {
+  const authorization = req.headers.authorization ?? '';
+  const parts = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(authorization);
+  if (!parts) return 'missing or malformed Authorization';
+  const [, key, day, scopeRegion, service, signedHeaders] = parts;
+  const identity = identities[key];
+  if (!identity) return 'unknown access key';
+  if (service !== 'execute-api' || scopeRegion !== region) return 'wrong credential scope';
+  const amzDate = req.headers['x-amz-date'] ?? '';
+  const date = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(amzDate);
+  if (!date || !amzDate.startsWith(day)) return 'missing or malformed X-Amz-Date';
+  const signingDate = new Date(Date.UTC(date[1], date[2] - 1, date[3], date[4], date[5], date[6]));
+  if (Math.abs(Date.now() - signingDate.getTime()) > SKEW_MS) return 'signature expired';
+  if (identity.sessionToken && req.headers['x-amz-security-token'] !== identity.sessionToken) return 'wrong session token';
+  const names = signedHeaders.split(';');
+  for (const required of ['host', 'x-amz-date', ...(identity.sessionToken ? ['x-amz-security-token'] : [])]) {
+    if (!names.includes(required)) return `${required} is not signed`;
+  }
+  const headers = Object.fromEntries(names.map((name) => [name, req.headers[name] ?? '']));
+  const query = {};
+  for (const [name, value] of url.searchParams) query[name] = name in query ? [].concat(query[name], value) : value;
+  const signer = new SignatureV4({
+    credentials: { accessKeyId: key, secretAccessKey: identity.secretAccessKey, sessionToken: identity.sessionToken },
+    region,
+    service: 'execute-api',
+    sha256: Sha256,
+  });
+  const expected = await signer.sign(
+    { method: req.method, protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: url.pathname, query, headers },
+    { signingDate },
+  );
+  return expected.headers.authorization === authorization ? null : 'signature does not match';
+}
