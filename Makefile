@@ -140,7 +140,7 @@ build-PolicyDrainNodeFunction: build-AttachIotPolicyNodeFunction
 # Benchmarks, not timed tests: medians over repeated runs, in
 # target/bench/report.md and docs/performance.md. cargo bench shares the
 # release build, with the same precompiled guest as `make build`.
-bench: build package package-node node node/node_modules/.installed target/jco/attacher.js
+bench: build package package-node node node/node_modules/.installed target/jco/attacher.js client
 	$(RELEASE_ENV) cargo bench -p attach-iot-policy --bench lambda
 
 # zip_bootstrap(rust-arch, lambda-arch): bootstrap at the zip's root, with a fixed time stamp.

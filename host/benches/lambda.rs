@@ -723,6 +723,15 @@ fn main() {
         .expect("node runs tests/node/bench.mjs");
     assert!(node.status.success(), "tests/node/bench.mjs failed");
     report.push_str(&String::from_utf8_lossy(&node.stdout));
+    // The app's package, as an app ships it (client/size.mjs).
+    let size = Command::new("node")
+        .arg("size.mjs")
+        .current_dir(root().join("client"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("node runs client/size.mjs");
+    assert!(size.status.success(), "client/size.mjs failed: run `make client`");
+    report.push_str(&String::from_utf8_lossy(&size.stdout));
     for arch in ["x86_64", "arm64"] {
         let zip = root().join(format!("dist/attach-iot-policy-{arch}.zip"));
         let size = std::fs::metadata(&zip)
