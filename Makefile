@@ -185,4 +185,4 @@ fmt:
 
 clean:
 	cargo clean
-	rm -rf dist .wasm-target .musl-tools .zig-tools
+	rm -rf dist client/dist .wasm-target .musl-tools .zig-tools
