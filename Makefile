@@ -1,5 +1,5 @@
 # Thin wrappers; each target is a word the README uses.
-.PHONY: client build guest run test test-fast test-integration lint fmt clean venv package package-x86_64 package-arm64 node bench build-AttachIotPolicyFunction build-PolicyDrainFunction build-AttachIotPolicyNodeFunction build-PolicyDrainNodeFunction package-node
+.PHONY: chromium client build guest run test test-fast test-integration lint fmt clean venv package package-x86_64 package-arm64 node bench build-AttachIotPolicyFunction build-PolicyDrainFunction build-AttachIotPolicyNodeFunction build-PolicyDrainNodeFunction package-node
 
 GUEST_WASM := target/wasm32-wasip2/guest/attach_iot_policy_guest.wasm
 BIN        := target/release/attach-iot-policy
@@ -56,6 +56,15 @@ client/dist/index.js: client/node_modules/.installed client/tsconfig.json $(wild
 	cd client && npx tsc -p tsconfig.json
 
 client: client/dist/index.js
+
+# The real browser: Debian's headless Chromium (a browser download fails on
+# these machines), driven by playwright-core with its executablePath.
+chromium:
+	command -v chromium-headless-shell >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium-headless-shell)
+
+tests/browser/node_modules/.installed: tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 # The same guest for the second host: jco transpiles it to JS + core modules.
 target/jco/attacher.js: guest tests/node/node_modules/.installed
@@ -169,10 +178,11 @@ test-fast: build
 
 # The tests that need moto, fun, jco, cfn-lint and the x86_64 package; a plain
 # `cargo test` lists the Rust ones as ignored.
-test-integration: venv node package-x86_64 package-node node/node_modules/.installed target/jco/attacher.js client
+test-integration: venv node package-x86_64 package-node node/node_modules/.installed target/jco/attacher.js client chromium tests/browser/node_modules/.installed
 	$(RELEASE_ENV) cargo test --release --workspace -- --ignored
 	cd tests/node && node --test --test-timeout=120000
 	cd client && npm test
+	cd tests/browser && node --test --test-timeout=120000
 	$(VENV)/bin/python -m unittest discover -s tests/deploy -v
 
 lint: .wasm-target

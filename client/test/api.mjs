@@ -10,23 +10,40 @@ import { SignatureV4 } from '@smithy/signature-v4';
 
 const SKEW_MS = 5 * 60_000;
 
-/** `identities`: access key ID → { secretAccessKey, sessionToken, identityId }. */
-export async function startApi(identities, { region = 'us-east-1' } = {}) {
+/**
+ * `identities`: access key ID → { secretAccessKey, sessionToken, identityId }.
+ * `cors`: { origin, methods, headers, maxAge }, for a page of another origin:
+ * preflights are answered with these, as API Gateway's CORS configuration
+ * does, and every answer carries the origin.
+ */
+export async function startApi(identities, { region = 'us-east-1', cors } = {}) {
   const answers = [];
   const calls = [];
   const refused = [];
+  const preflights = [];
   const server = createServer(async (req, res) => {
     const url = new URL(req.url, `http://${req.headers.host}`);
+    const allow = cors ? { 'access-control-allow-origin': cors.origin } : {};
+    if (cors && req.method === 'OPTIONS') {
+      preflights.push({ origin: req.headers.origin, method: req.headers['access-control-request-method'], headers: req.headers['access-control-request-headers'] });
+      res.writeHead(204, {
+        ...allow,
+        'access-control-allow-methods': cors.methods,
+        'access-control-allow-headers': cors.headers,
+        'access-control-max-age': cors.maxAge,
+      });
+      return res.end();
+    }
     const why = await refusal(req, url, identities, region);
     if (why) {
       refused.push(why);
-      res.writeHead(403, { 'content-type': 'application/json' });
+      res.writeHead(403, { 'content-type': 'application/json', ...allow });
       return res.end(JSON.stringify({ message: why }));
     }
     const key = /Credential=([^/]+)\//.exec(req.headers.authorization)[1];
     calls.push({ method: req.method, path: url.pathname, search: url.search, identityId: identities[key].identityId });
     const [status, headers, body] = answers.shift() ?? [200, {}, { identityId: identities[key].identityId, attributeUpdated: false }];
-    res.writeHead(status, { 'content-type': 'application/json', ...headers });
+    res.writeHead(status, { 'content-type': 'application/json', ...allow, ...headers });
     res.end(typeof body === 'string' ? body : JSON.stringify(body));
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -36,6 +53,7 @@ export async function startApi(identities, { region = 'us-east-1' } = {}) {
     answer: (...next) => answers.push(...next),
     calls,
     refused,
+    preflights,
     close: () => {
       server.closeAllConnections();
       server.close();

@@ -172,6 +172,8 @@ fn failure_response(status: u16, body: Value, error: &AwsError, config: &Config)
     let mut response = json_response(status, body, config);
     if matches!(error, AwsError::Throttled(_)) {
         response.headers.push(("Retry-After".into(), RETRY_AFTER_SECONDS.into()));
+        // A page of another origin may read only the headers CORS exposes.
+        response.headers.push(("Access-Control-Expose-Headers".into(), "Retry-After".into()));
     }
     response
 }

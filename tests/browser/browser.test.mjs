@@ -1,0 +1,132 @@
+// attach-iot-policy-client in a real browser: Debian's headless Chromium
+// (`chromium-headless-shell`), driven by playwright-core, on a page bundled by
+// esbuild and served from one origin, calling an API of another origin, so
+// every call passes a real CORS preflight. The API is client/test/api.mjs,
+// which verifies each SigV4 signature as API Gateway's IAM authorization does
+// and answers preflights with deploy/template.yaml's CORS configuration.
+//
+// Not here yet (issue 21): Amplify JS v6 against moto's Cognito, and the real
+// function behind the API.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { join, resolve } from 'node:path';
+import { build } from 'esbuild';
+import { chromium } from 'playwright-core';
+
+import { startApi } from '../../client/test/api.mjs';
+
+const root = resolve(import.meta.dirname, '../..');
+const BROWSER = process.env.CHROMIUM ?? '/usr/bin/chromium-headless-shell';
+const MAT = {
+  accessKeyId: 'ASIAMATEXAMPLE000001',
+  secretAccessKey: 'mat-secret/K7MDENG+bPxRfiCYEXAMPLEKEY',
+  sessionToken: 'mat-session-token-IQoJb3JpZ2luX2VjEJr',
+  identityId: 'us-east-1:d625c9c7-9a79-483c-bb4a-0123456789ab',
+};
+const credentials = { accessKeyId: MAT.accessKeyId, secretAccessKey: MAT.secretAccessKey, sessionToken: MAT.sessionToken };
+
+/** The REST API's CORS configuration, as the template gives it. */
+function templateCors(origin) {
+  const template = readFileSync(join(root, 'deploy/template.yaml'), 'utf8');
+  const rest = template.split('RestApi:')[1];
+  const value = (key) => new RegExp(`${key}: "'([^']*)'"`).exec(rest)[1];
+  return { origin, methods: value('AllowMethods'), headers: value('AllowHeaders'), maxAge: value('MaxAge') };
+}
+
+/** The headers the guest gives a throttled answer, from the conformance corpus. */
+function throttledHeaders() {
+  const c = JSON.parse(readFileSync(join(root, 'tests/fixtures/cases/attach-policy-throttled.json'), 'utf8'));
+  const { 'Content-Type': _, 'Access-Control-Allow-Origin': __, ...headers } = c.expect.headers;
+  return headers;
+}
+
+let browser;
+let page;
+let pages;
+let api;
+
+before(async () => {
+  for (const [path, make] of [[BROWSER, 'make chromium'], [join(root, 'client/dist/index.js'), 'make client']]) {
+    if (!existsSync(path)) throw new Error(`${path} is missing: run \`${make}\` (make test does)`);
+  }
+  const bundle = await build({ entryPoints: [join(import.meta.dirname, 'page.mjs')], bundle: true, format: 'esm', write: false, logLevel: 'silent' });
+  const script = bundle.outputFiles[0].contents;
+  pages = createServer((req, res) => {
+    if (req.url === '/page.js') {
+      res.writeHead(200, { 'content-type': 'text/javascript' });
+      return res.end(script);
+    }
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end('<!doctype html><script type="module" src="/page.js"></script>');
+  });
+  await new Promise((r) => pages.listen(0, '127.0.0.1', r));
+  const origin = `http://127.0.0.1:${pages.address().port}`;
+  // Another host name, so another origin: the browser sends real preflights.
+  api = await startApi({ [MAT.accessKeyId]: MAT }, { cors: templateCors(origin) });
+  api.url = `${api.origin.replace('127.0.0.1', 'localhost')}/prod/attachIoTPolicy`;
+  browser = await chromium.launch({ executablePath: BROWSER, args: ['--no-sandbox', '--disable-gpu'] });
+  page = await browser.newPage();
+  await page.goto(origin);
+  await page.waitForFunction(() => window.client !== undefined);
+});
+
+after(async () => {
+  await browser?.close();
+  api?.close();
+  pages?.closeAllConnections();
+  pages?.close();
+});
+
+/** Runs `ensureIotPolicy` in the page; what it returned, or the error's fields. */
+function ensure(options) {
+  return page.evaluate(async (options) => {
+    try {
+      const outcome = await window.client.ensureIotPolicy(options);
+      return { called: outcome.called, identityId: outcome.identityId, clientId: outcome.clientId('tab-1') };
+    } catch (e) {
+      return { error: { name: e.name, status: e.status, code: e.code, retryable: e.retryable, message: e.message } };
+    }
+  }, options);
+}
+
+test('in the browser: the first call is signed, passes the preflight, and is made once', async () => {
+  const before = api.calls.length;
+  api.answer([200, {}, { identityId: MAT.identityId, policies: ['p'], attributeUpdated: false }]);
+  const outcome = await ensure({ url: api.url, region: 'us-east-1', credentials, identityId: MAT.identityId, attribute: null });
+  assert.deepEqual(outcome, { called: true, identityId: MAT.identityId, clientId: `${MAT.identityId}-tab-1` });
+  assert.equal(api.calls.length - before, 1);
+  assert.deepEqual(api.refused, []);
+  const preflight = api.preflights.at(-1);
+  assert.equal(preflight?.method, 'GET', 'the browser sent a preflight');
+  for (const header of preflight.headers.split(',')) {
+    assert.ok(api.url && templateCors('').headers.toLowerCase().split(',').includes(header.trim()), `${header} is not allowed by the template`);
+  }
+  const again = await ensure({ url: api.url, region: 'us-east-1', credentials, identityId: MAT.identityId, attribute: 'true' });
+  assert.equal(again.called, false);
+  assert.equal(api.calls.length - before, 1, 'no second call');
+});
+
+test("in the browser: a 503 with the guest's own headers waits the Retry-After it can read, then succeeds", async () => {
+  const before = api.calls.length;
+  api.answer([503, throttledHeaders(), { error: 'throttled', message: 'm' }], [200, {}, { identityId: MAT.identityId, attributeUpdated: false }]);
+  const started = Date.now();
+  const outcome = await ensure({ url: api.url, region: 'us-east-1', credentials, identityId: MAT.identityId });
+  assert.equal(outcome.called, true, JSON.stringify(outcome));
+  assert.equal(api.calls.length - before, 2, 'exactly one retry');
+  // Unexposed, Retry-After would read as null and the wait would be 0.5 s.
+  assert.ok(Date.now() - started >= 1000, `it waited ${Date.now() - started} ms`);
+});
+
+test('in the browser: a 403 is a typed error after one call, and a forged signature changes nothing', async () => {
+  const before = api.calls.length;
+  api.answer([403, {}, { error: 'identity-pool-not-allowed', message: 'the identity pool is not allowed to call' }]);
+  const refused = await ensure({ url: api.url, region: 'us-east-1', credentials, identityId: MAT.identityId });
+  assert.deepEqual(refused.error && [refused.error.name, refused.error.status, refused.error.code, refused.error.retryable], ['AttachIotPolicyError', 403, 'identity-pool-not-allowed', false]);
+  assert.equal(api.calls.length - before, 1);
+  const forged = await ensure({ url: api.url, region: 'us-east-1', credentials: { ...credentials, secretAccessKey: 'forged' }, identityId: MAT.identityId });
+  assert.equal(forged.error?.status, 403);
+  assert.equal(api.calls.length - before, 1, 'the forged request reached nothing');
+  assert.equal(api.refused.at(-1), 'signature does not match');
+});
