@@ -132,7 +132,12 @@ async function call(method: 'GET' | 'DELETE', options: CallOptions): Promise<unk
       response = await fetch(options.url, { method, headers, signal: options.signal });
     } catch (e) {
       if (options.signal?.aborted) throw e;
-      throw new AttachIotPolicyError(0, 'network', true, `the API could not be reached: ${(e as Error).message}`);
+      // No answer at all (offline, DNS, a reset): tried again like a 503.
+      const error = new AttachIotPolicyError(0, 'network', true, `the API could not be reached: ${(e as Error).message}`);
+      const wait = waitBefore(attempt, null);
+      if (Date.now() + wait > deadline) throw error;
+      await sleep(wait, options.signal);
+      continue;
     }
     const text = await response.text();
     const body = parse(text);

@@ -165,3 +165,14 @@ test('the region is read from an execute-api URL, and asked for otherwise', asyn
   await ensureIotPolicy({ url: 'https://abc123.execute-api.eu-west-3.amazonaws.com/prod/attachIoTPolicy', credentials, identityId: MAT.identityId, fetch });
   assert.match(seen.authorization, /\/eu-west-3\/execute-api\/aws4_request/);
 });
+
+test('no answer at all is tried again within the budget, then thrown as a retryable network error', async (t) => {
+  let tries = 0;
+  const offline = async () => {
+    tries++;
+    throw new TypeError('Failed to fetch');
+  };
+  const error = await ensureIotPolicy({ url: 'https://abc.execute-api.us-east-1.amazonaws.com/prod/x', credentials: credentialsOf(MAT), identityId: MAT.identityId, fetch: offline, budgetMs: 1200 }).catch((e) => e);
+  assert.deepEqual([error.code, error.status, error.retryable], ['network', 0, true]);
+  assert.ok(tries >= 2, `${tries} tries`);
+});
