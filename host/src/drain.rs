@@ -209,13 +209,14 @@ pub async fn drain(
             let count = targets.len();
             for (i, target) in targets.into_iter().enumerate() {
                 listed += 1;
-                // However low the rate, the pause ends at the deadline or an interrupt.
-                if pacer.next > Instant::now() {
-                    pause_until(pacer.next.min(limits.deadline), &mut interrupted).await;
+                // A start due at or after the deadline will not come: stop
+                // now. Otherwise the pause ends at its time or an interrupt.
+                if pacer.next < limits.deadline && pacer.next > Instant::now() {
+                    pause_until(pacer.next, &mut interrupted).await;
                 }
                 let why = if interrupted.as_ref().is_some_and(|i| *i.borrow()) {
                     Some("interrupted")
-                } else if Instant::now() >= limits.deadline {
+                } else if pacer.next >= limits.deadline || Instant::now() >= limits.deadline {
                     Some("the time ran out")
                 } else {
                     None
@@ -606,7 +607,9 @@ mod tests {
         assert_eq!(summary.stopped.as_deref(), Some("the time ran out"));
 
         let (stop, interrupted) = watch::channel(false);
-        let until_stopped = Limits { interrupted: Some(interrupted), ..limits(0.01) };
+        // A deadline past the next start (100 s away), so that only the interrupt ends the pause.
+        let far = Instant::now() + Duration::from_secs(3600);
+        let until_stopped = Limits { interrupted: Some(interrupted), deadline: far, ..limits(0.01) };
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(300)).await;
             let _ = stop.send(true);

@@ -127,10 +127,11 @@ export async function drain(aws, policy, rate, until, remainingMs) {
         const targets = step.value.targets.filter(firstTime);
         for (const [i, target] of targets.entries()) {
           listed++;
-          // However low the rate, the pause ends at the deadline.
-          const wait = Math.min(next, until) - Date.now();
-          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-          if (Date.now() >= until) {
+          // A start due at or after the deadline will not come: stop now,
+          // rather than wait for a timer that may fire a little early.
+          const wait = next - Date.now();
+          if (next < until && wait > 0) await new Promise((r) => setTimeout(r, wait));
+          if (next >= until || Date.now() >= until) {
             summary.stopped = 'the time ran out';
             // This target and the rest of its page are known and still attached.
             summary.remaining += targets.length - i;
