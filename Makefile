@@ -184,6 +184,7 @@ test-integration: venv node package-x86_64 package-node node/node_modules/.insta
 	cd client && npm test
 	cd tests/browser && node --test --test-timeout=120000
 	$(VENV)/bin/python -m unittest discover -s tests/deploy -v
+	$(VENV)/bin/python -m unittest discover -s tests/moto -v
 
 lint: .wasm-target
 	cargo fmt --all -- --check

@@ -6,10 +6,22 @@ tests depend on. Arguments are moto_server's.
   answers SignatureDoesNotMatch to a correct signature).
 - AdminDeleteUserAttributes of an attribute the user does not have is not an
   error, as in AWS (moto answers InvalidParameterException).
+- Cognito identity pools, as AWS: GetId with a user pool's ID token in
+  Logins gives that user's identity, the same one each time (moto ignores
+  Logins), and each identity gets credentials of its own (moto hands every
+  identity the same). When ATTACH_IOT_POLICY_IDENTITIES names a file, each
+  identity's credentials, pool, provider and sub are written there, keyed by
+  access key ID, for a stand-in for API Gateway's IAM authorization to read.
 """
+import base64
+import datetime
+import hashlib
+import json
+import os
 import sys
 
 from moto import server
+from moto.cognitoidentity import responses as cognitoidentity
 from moto.cognitoidp import models as cognitoidp
 from moto.iam import access_control
 
@@ -34,6 +46,55 @@ def _delete_present_attributes(self, attrs_to_delete):
 
 
 cognitoidp.CognitoIdpUser.delete_attributes = _delete_present_attributes
+
+_get_id = cognitoidentity.CognitoIdentityResponse.get_id
+_signed_in = {}  # (identity pool, user pool provider, sub) -> identity ID
+_users = {}  # identity ID -> {"identityPoolId", "userPool", "sub"}
+_credentials = {}  # access key ID -> the identity's credentials and who it is
+
+
+def _sub_of(id_token):
+    payload = id_token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sub"]
+
+
+def _get_id_honouring_logins(self):
+    pool = self._get_param("IdentityPoolId")
+    logins = self._get_param("Logins") or {}
+    provider = next((name for name in logins if name.startswith("cognito-idp.")), None)
+    if provider is None:
+        return _get_id(self)
+    key = (pool, provider, _sub_of(logins[provider]))
+    if key not in _signed_in:
+        identity = json.loads(_get_id(self))["IdentityId"]
+        _signed_in[key] = identity
+        _users[identity] = {"identityPoolId": pool, "userPool": provider, "sub": key[2]}
+    return json.dumps({"IdentityId": _signed_in[key]})
+
+
+def _credentials_of_its_own(self):
+    identity = self._get_param("IdentityId")
+    digest = lambda what: hashlib.sha256(f"{what}:{identity}".encode()).digest()  # noqa: E731
+    key = "ASIA" + base64.b32encode(digest("key")).decode()[:16]
+    secret = base64.b64encode(digest("secret")).decode()[:40]
+    token = base64.b64encode(digest("token") + digest("token, more")).decode()
+    _credentials[key] = {"identityId": identity, "secretAccessKey": secret, "sessionToken": token, **_users.get(identity, {})}
+    registry = os.environ.get("ATTACH_IOT_POLICY_IDENTITIES")
+    if registry:
+        with open(registry + ".new", "w") as f:
+            json.dump(_credentials, f)
+        os.replace(registry + ".new", registry)
+    expiration = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
+    return json.dumps(
+        {
+            "Credentials": {"AccessKeyId": key, "SecretKey": secret, "SessionToken": token, "Expiration": expiration.timestamp()},
+            "IdentityId": identity,
+        }
+    )
+
+
+cognitoidentity.CognitoIdentityResponse.get_id = _get_id_honouring_logins
+cognitoidentity.CognitoIdentityResponse.get_credentials_for_identity = _credentials_of_its_own
 
 if __name__ == "__main__":
     sys.exit(server.main(sys.argv[1:]))
