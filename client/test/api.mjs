@@ -11,12 +11,19 @@ import { SignatureV4 } from '@smithy/signature-v4';
 const SKEW_MS = 5 * 60_000;
 
 /**
- * `identities`: access key ID → { secretAccessKey, sessionToken, identityId }.
+ * `identities`: access key ID → { secretAccessKey, sessionToken, identityId,
+ * and for a user pool's user, identityPoolId, userPool, sub }; or a function
+ * that looks one up (moto's, through tests/moto/server.py's registry).
  * `cors`: { origin, methods, headers, maxAge }, for a page of another origin:
  * preflights are answered with these, as API Gateway's CORS configuration
  * does, and every answer carries the origin.
+ * `invoke`: the function behind the API. Given, each verified request becomes
+ * the REST API's Lambda proxy event, its identity taken only from the
+ * credentials that signed it, and the function's answer is relayed; else the
+ * test's queued answers are given.
  */
-export async function startApi(identities, { region = 'us-east-1', cors } = {}) {
+export async function startApi(identities, { region = 'us-east-1', cors, invoke } = {}) {
+  const identityOf = typeof identities === 'function' ? identities : (key) => identities[key];
   const answers = [];
   const calls = [];
   const refused = [];
@@ -34,15 +41,21 @@ export async function startApi(identities, { region = 'us-east-1', cors } = {}) 
       });
       return res.end();
     }
-    const why = await refusal(req, url, identities, region);
+    const why = await refusal(req, url, identityOf, region);
     if (why) {
       refused.push(why);
       res.writeHead(403, { 'content-type': 'application/json', ...allow });
       return res.end(JSON.stringify({ message: why }));
     }
     const key = /Credential=([^/]+)\//.exec(req.headers.authorization)[1];
-    calls.push({ method: req.method, path: url.pathname, search: url.search, identityId: identities[key].identityId });
-    const [status, headers, body] = answers.shift() ?? [200, {}, { identityId: identities[key].identityId, attributeUpdated: false }];
+    const identity = identityOf(key);
+    calls.push({ method: req.method, path: url.pathname, search: url.search, identityId: identity.identityId });
+    if (invoke) {
+      const response = await invoke(proxyEvent(req, url, key, identity));
+      res.writeHead(response.statusCode, { ...allow, ...response.headers });
+      return res.end(response.body);
+    }
+    const [status, headers, body] = answers.shift() ?? [200, {}, { identityId: identity.identityId, attributeUpdated: false }];
     res.writeHead(status, { 'content-type': 'application/json', ...allow, ...headers });
     res.end(typeof body === 'string' ? body : JSON.stringify(body));
   });
@@ -61,13 +74,53 @@ export async function startApi(identities, { region = 'us-east-1', cors } = {}) 
   };
 }
 
+/** The REST API's Lambda proxy event, as API Gateway builds it under `AWS_IAM`. */
+function proxyEvent(req, url, key, identity) {
+  const region = identity.identityId.split(':')[0];
+  const provider = identity.userPool
+    ? `${identity.userPool},${identity.userPool}:CognitoSignIn:${identity.sub}`
+    : null;
+  const query = url.search ? Object.fromEntries(url.searchParams) : null;
+  return {
+    resource: '/attachIoTPolicy',
+    path: url.pathname,
+    httpMethod: req.method,
+    headers: { Host: req.headers.host, 'User-Agent': req.headers['user-agent'] ?? '' },
+    queryStringParameters: query,
+    requestContext: {
+      resourcePath: '/attachIoTPolicy',
+      httpMethod: req.method,
+      path: url.pathname,
+      stage: 'prod',
+      accountId: '123456789012',
+      identity: {
+        cognitoIdentityPoolId: identity.identityPoolId ?? null,
+        cognitoIdentityId: identity.identityId,
+        accessKey: key,
+        cognitoAuthenticationType: provider ? 'authenticated' : 'unauthenticated',
+        cognitoAuthenticationProvider: provider,
+        caller: 'AROAEXAMPLE:CognitoIdentityCredentials',
+        sourceIp: '127.0.0.1',
+      },
+      domainName: req.headers.host,
+      apiId: 'standin',
+      requestId: `standin-${Date.now()}`,
+      extendedRequestId: 'standin',
+      requestTime: new Date().toUTCString(),
+      region,
+    },
+    body: null,
+    isBase64Encoded: false,
+  };
+}
+
 /** Why API Gateway would refuse the request, or nothing. */
-async function refusal(req, url, identities, region) {
+async function refusal(req, url, identityOf, region) {
   const authorization = req.headers.authorization ?? '';
   const parts = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(authorization);
   if (!parts) return 'missing or malformed Authorization';
   const [, key, day, scopeRegion, service, signedHeaders] = parts;
-  const identity = identities[key];
+  const identity = identityOf(key);
   if (!identity) return 'unknown access key';
   if (service !== 'execute-api' || scopeRegion !== region) return 'wrong credential scope';
   const amzDate = req.headers['x-amz-date'] ?? '';

@@ -63,7 +63,9 @@ def _get_id_honouring_logins(self):
     logins = self._get_param("Logins") or {}
     provider = next((name for name in logins if name.startswith("cognito-idp.")), None)
     if provider is None:
-        return _get_id(self)
+        answer = _get_id(self)
+        _users[json.loads(answer)["IdentityId"]] = {"identityPoolId": pool}
+        return answer
     key = (pool, provider, _sub_of(logins[provider]))
     if key not in _signed_in:
         identity = json.loads(_get_id(self))["IdentityId"]
