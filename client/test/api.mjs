@@ -51,8 +51,9 @@ export async function startApi(identities, { region = 'us-east-1', cors, invoke 
     const identity = identityOf(key);
     calls.push({ method: req.method, path: url.pathname, search: url.search, identityId: identity.identityId });
     if (invoke) {
+      // With a Lambda proxy integration, the CORS header on an answer is the function's own.
       const response = await invoke(proxyEvent(req, url, key, identity));
-      res.writeHead(response.statusCode, { ...allow, ...response.headers });
+      res.writeHead(response.statusCode, response.headers);
       return res.end(response.body);
     }
     const [status, headers, body] = answers.shift() ?? [200, {}, { identityId: identity.identityId, attributeUpdated: false }];

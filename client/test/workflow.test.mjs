@@ -8,124 +8,28 @@
 // `bootstrap` under a Runtime API in place of `invoke`.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import {
-  AdminCreateUserCommand,
-  AdminGetUserCommand,
-  AdminSetUserPasswordCommand,
-  CognitoIdentityProviderClient,
-  CreateUserPoolClientCommand,
-  CreateUserPoolCommand,
-  GetUserCommand,
-  InitiateAuthCommand,
-} from '@aws-sdk/client-cognito-identity-provider';
-import { CognitoIdentityClient, CreateIdentityPoolCommand, GetCredentialsForIdentityCommand, GetIdCommand } from '@aws-sdk/client-cognito-identity';
-import { CreatePolicyCommand, IoTClient, ListTargetsForPolicyCommand } from '@aws-sdk/client-iot';
+import { AdminGetUserCommand, GetUserCommand, InitiateAuthCommand } from '@aws-sdk/client-cognito-identity-provider';
+import { CognitoIdentityClient, GetCredentialsForIdentityCommand, GetIdCommand } from '@aws-sdk/client-cognito-identity';
 
 import { ensureIotPolicy, releaseIotPolicy } from '../dist/index.js';
-import { startApi } from './api.mjs';
+import { ATTRIBUTE, PASSWORD, POLICY, startWorkflow } from './workflow.mjs';
 
-const root = resolve(import.meta.dirname, '../..');
-const CLI = join(root, 'target/release/attach-iot-policy');
-const PYTHON = join(root, '.venv/bin/python');
-const POLICY = 'app-per-identity';
-const ATTRIBUTE = 'custom:iotPolicyIsAttached';
-const admin = { region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
-
-let moto;
-let dir;
-let api;
 let setup;
-
-async function freePort() {
-  const server = createServer();
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address();
-  await new Promise((r) => server.close(r));
-  return port;
-}
+let api;
+let targets;
 
 before(async () => {
-  for (const [path, make] of [[CLI, 'make build'], [PYTHON, 'make venv']]) {
-    if (!existsSync(path)) throw new Error(`${path} is missing: run \`${make}\` (make test does)`);
-  }
-  dir = mkdtempSync(join(tmpdir(), 'workflow-'));
-  const registry = join(dir, 'identities.json');
-  const port = await freePort();
-  moto = spawn(PYTHON, [join(root, 'tests/moto/server.py'), '-H', '127.0.0.1', '-p', String(port)], {
-    env: { ...process.env, ATTACH_IOT_POLICY_IDENTITIES: registry },
-    stdio: 'ignore',
-  });
-  const endpoint = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    try {
-      await fetch(`${endpoint}/moto-api/`);
-      break;
-    } catch (e) {
-      if (i > 300) throw e;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  const idp = new CognitoIdentityProviderClient({ ...admin, endpoint });
-  const identity = new CognitoIdentityClient({ ...admin, endpoint });
-  const pool = (
-    await idp.send(
-      new CreateUserPoolCommand({
-        PoolName: 'app',
-        Schema: [{ Name: 'iotPolicyIsAttached', AttributeDataType: 'String', Mutable: true }],
-      }),
-    )
-  ).UserPool.Id;
-  const clientId = (await idp.send(new CreateUserPoolClientCommand({ UserPoolId: pool, ClientName: 'web', ExplicitAuthFlows: ['USER_PASSWORD_AUTH'] }))).UserPoolClient.ClientId;
-  const provider = `cognito-idp.us-east-1.amazonaws.com/${pool}`;
-  const identityPool = (
-    await identity.send(
-      new CreateIdentityPoolCommand({
-        IdentityPoolName: 'app',
-        AllowUnauthenticatedIdentities: true,
-        CognitoIdentityProviders: [{ ProviderName: provider, ClientId: clientId }],
-      }),
-    )
-  ).IdentityPoolId;
-  await new IoTClient({ ...admin, endpoint }).send(
-    new CreatePolicyCommand({ policyName: POLICY, policyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iot:Connect', Resource: '*' }] }) }),
-  );
-  for (const name of ['mat', 'ana']) {
-    await idp.send(new AdminCreateUserCommand({ UserPoolId: pool, Username: name }));
-    await idp.send(new AdminSetUserPasswordCommand({ UserPoolId: pool, Username: name, Password: 'Passw0rd!', Permanent: true }));
-  }
-  // The function, behind the API: the release CLI against moto, one process a request.
-  const invoke = (event) =>
-    new Promise((resolve, reject) => {
-      const child = execFile(
-        CLI,
-        ['invoke', '--event', '-'],
-        {
-          env: { AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: endpoint, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', IOT_POLICY_NAME: POLICY },
-          timeout: 30_000,
-        },
-        (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(JSON.parse(stdout))),
-      );
-      child.stdin.end(JSON.stringify(event));
-    });
-  api = await startApi((key) => JSON.parse(readFileSync(registry, 'utf8'))[key], { invoke });
-  setup = { endpoint, idp, identity, pool, clientId, provider, identityPool, url: `${api.origin}/prod/attachIoTPolicy` };
+  setup = await startWorkflow();
+  ({ api, targets } = setup);
 });
 
-after(() => {
-  api?.close();
-  moto?.kill();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+after(() => setup?.close());
 
 /** Signs `name` in as an app does with the SDK v3: the identity, its credentials, and a fresh reader of the attribute. */
 async function signIn(name) {
-  const { idp, identity, clientId, provider, identityPool } = setup;
-  const tokens = (await idp.send(new InitiateAuthCommand({ ClientId: clientId, AuthFlow: 'USER_PASSWORD_AUTH', AuthParameters: { USERNAME: name, PASSWORD: 'Passw0rd!' } }))).AuthenticationResult;
+  const { idp, clientId, provider, identityPool, endpoint } = setup;
+  const identity = new CognitoIdentityClient({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'unused', secretAccessKey: 'unused' } });
+  const tokens = (await idp.send(new InitiateAuthCommand({ ClientId: clientId, AuthFlow: 'USER_PASSWORD_AUTH', AuthParameters: { USERNAME: name, PASSWORD } }))).AuthenticationResult;
   const logins = { [provider]: tokens.IdToken };
   const { IdentityId: identityId } = await identity.send(new GetIdCommand({ IdentityPoolId: identityPool, Logins: logins }));
   const { Credentials: c } = await identity.send(new GetCredentialsForIdentityCommand({ IdentityId: identityId, Logins: logins }));
@@ -133,11 +37,6 @@ async function signIn(name) {
   // GetUser with the access token: the attribute as it is now, not as the ID token had it.
   const attribute = async () => (await idp.send(new GetUserCommand({ AccessToken: tokens.AccessToken }))).UserAttributes.find((a) => a.Name === ATTRIBUTE)?.Value;
   return { identityId, credentials, attribute };
-}
-
-async function targets() {
-  const out = await new IoTClient({ ...admin, endpoint: setup.endpoint }).send(new ListTargetsForPolicyCommand({ policyName: POLICY }));
-  return out.targets ?? [];
 }
 
 test('the first sign-in attaches with one call; the next ensure makes none; release detaches and clears', async () => {

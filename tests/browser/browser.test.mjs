@@ -5,8 +5,7 @@
 // which verifies each SigV4 signature as API Gateway's IAM authorization does
 // and answers preflights with deploy/template.yaml's CORS configuration.
 //
-// Not here yet (issue 21): Amplify JS v6 against moto's Cognito, and the real
-// function behind the API.
+// Amplify against moto and the real function is amplify.test.mjs.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -16,6 +15,7 @@ import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
 
 import { startApi } from '../../client/test/api.mjs';
+import { templateCors } from './cors.mjs';
 
 const root = resolve(import.meta.dirname, '../..');
 const BROWSER = process.env.CHROMIUM ?? '/usr/bin/chromium-headless-shell';
@@ -26,14 +26,6 @@ const MAT = {
   identityId: 'us-east-1:d625c9c7-9a79-483c-bb4a-0123456789ab',
 };
 const credentials = { accessKeyId: MAT.accessKeyId, secretAccessKey: MAT.secretAccessKey, sessionToken: MAT.sessionToken };
-
-/** The REST API's CORS configuration, as the template gives it. */
-function templateCors(origin) {
-  const template = readFileSync(join(root, 'deploy/template.yaml'), 'utf8');
-  const rest = template.split('RestApi:')[1];
-  const value = (key) => new RegExp(`${key}: "'([^']*)'"`).exec(rest)[1];
-  return { origin, methods: value('AllowMethods'), headers: value('AllowHeaders'), maxAge: value('MaxAge') };
-}
 
 /** The headers the guest gives a throttled answer, from the conformance corpus. */
 function throttledHeaders() {

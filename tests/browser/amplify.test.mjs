@@ -1,0 +1,127 @@
+// The app's half in a real browser with Amplify JS v6: headless Chromium,
+// a page bundled by esbuild on one origin, Amplify signing in against moto's
+// Cognito (tests/moto/server.py gives each identity credentials of its own),
+// and the package's Amplify entry calling the API stand-in on another origin,
+// which verifies the signature and runs the release function against moto.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { join, resolve } from 'node:path';
+import { build } from 'esbuild';
+import { chromium } from 'playwright-core';
+
+import { PASSWORD, POLICY, startWorkflow } from '../../client/test/workflow.mjs';
+import { templateCors } from './cors.mjs';
+
+const root = resolve(import.meta.dirname, '../..');
+const BROWSER = process.env.CHROMIUM ?? '/usr/bin/chromium-headless-shell';
+
+let browser;
+let page;
+let pages;
+let setup;
+
+before(async () => {
+  for (const [path, make] of [[BROWSER, 'make chromium'], [join(root, 'client/dist/amplify.js'), 'make client']]) {
+    if (!existsSync(path)) throw new Error(`${path} is missing: run \`${make}\` (make test does)`);
+  }
+  const bundle = await build({
+    entryPoints: [join(import.meta.dirname, 'amplify-page.mjs')],
+    bundle: true,
+    format: 'esm',
+    write: false,
+    logLevel: 'silent',
+    // Amplify and the signer are the package's own dependencies.
+    nodePaths: [join(root, 'client/node_modules')],
+  });
+  const script = bundle.outputFiles[0].contents;
+  pages = createServer((req, res) => {
+    if (req.url === '/page.js') {
+      res.writeHead(200, { 'content-type': 'text/javascript' });
+      return res.end(script);
+    }
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end('<!doctype html><script type="module" src="/page.js"></script>');
+  });
+  await new Promise((r) => pages.listen(0, '127.0.0.1', r));
+  const origin = `http://127.0.0.1:${pages.address().port}`;
+  setup = await startWorkflow({ cors: templateCors(origin) });
+  setup.cors = templateCors(origin);
+  setup.url = setup.url.replace('127.0.0.1', 'localhost');
+  browser = await chromium.launch({ executablePath: BROWSER, args: ['--no-sandbox', '--disable-gpu'] });
+  page = await browser.newPage();
+  page.on('pageerror', (e) => console.error('page error:', e));
+  await page.goto(origin);
+  await page.waitForFunction(() => window.app !== undefined);
+  const { pool, clientId, identityPool, endpoint } = setup;
+  await page.evaluate((c) => window.app.configure(c), { pool, clientId, identityPool, endpoint });
+});
+
+after(async () => {
+  await browser?.close();
+  setup?.close();
+  pages?.closeAllConnections();
+  pages?.close();
+});
+
+/** Signs in and runs `call` ('ensure' or 'release') in the page; its outcome, or the error's fields. */
+function inPage(username, call, options = {}) {
+  return page.evaluate(
+    async ({ username, password, call, options }) => {
+      try {
+        if (username) await window.app.signIn(username, password);
+        if (call === 'release') return await window.app.client.releaseIotPolicy(options);
+        const outcome = await window.app.client.ensureIotPolicy(options);
+        return { called: outcome.called, identityId: outcome.identityId, clientId: outcome.clientId('tab-1') };
+      } catch (e) {
+        return { error: { name: e.name, status: e.status, code: e.code, message: e.message } };
+      }
+    },
+    { username, password: PASSWORD, call, options },
+  );
+}
+
+test('Amplify in the browser: the first sign-in attaches with one call, and the attribute is set', async () => {
+  const before = setup.api.calls.length;
+  const outcome = await inPage('mat', 'ensure', { url: setup.url, region: 'us-east-1' });
+  assert.equal(outcome.error, undefined, JSON.stringify(outcome));
+  assert.equal(outcome.called, true);
+  assert.equal(setup.api.calls.length - before, 1);
+  assert.deepEqual(setup.api.refused, []);
+  assert.ok((await setup.targets()).includes(outcome.identityId), 'moto shows the policy attached');
+  assert.equal(outcome.clientId, `${outcome.identityId}-tab-1`);
+  // Read fresh: the second ensure sees the attribute and makes no call.
+  const again = await inPage(null, 'ensure', { url: setup.url, region: 'us-east-1' });
+  assert.deepEqual([again.called, setup.api.calls.length - before], [false, 1]);
+});
+
+test('Amplify in the browser: release detaches the identity and clears the attribute', async () => {
+  const mat = await inPage(null, 'ensure', { url: setup.url, region: 'us-east-1' });
+  assert.equal(mat.called, false, JSON.stringify(mat));
+  const released = await inPage(null, 'release', { url: setup.url, region: 'us-east-1' });
+  assert.deepEqual(released, { detached: [POLICY], notAttached: [] });
+  assert.ok(!(await setup.targets()).includes(mat.identityId));
+  assert.equal(await setup.attributeOf('mat'), undefined);
+});
+
+test("Amplify in the browser, identity-id mode: the same user's identity in a second identity pool calls again", async () => {
+  const other = await startWorkflow({ cors: setup.cors, attributeValue: 'identity-id' });
+  try {
+    other.url = other.url.replace('127.0.0.1', 'localhost');
+    const configure = (identityPool) =>
+      page.evaluate((c) => window.app.configure(c), { pool: other.pool, clientId: other.clientId, identityPool, endpoint: other.endpoint });
+    await configure(other.identityPool);
+    const first = await inPage('ana', 'ensure', { url: other.url, region: 'us-east-1', mode: 'identity-id' });
+    assert.equal(first.called, true, JSON.stringify(first));
+    assert.equal(await other.attributeOf('ana'), first.identityId);
+    await configure(other.secondIdentityPool);
+    const second = await inPage('ana', 'ensure', { url: other.url, region: 'us-east-1', mode: 'identity-id' });
+    assert.equal(second.called, true, JSON.stringify(second));
+    assert.notEqual(second.identityId, first.identityId);
+    assert.equal(await other.attributeOf('ana'), second.identityId);
+    assert.equal(other.api.calls.length, 2);
+  } finally {
+    other.close();
+  }
+});
