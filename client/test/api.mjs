@@ -22,7 +22,7 @@ const SKEW_MS = 5 * 60_000;
  * credentials that signed it, and the function's answer is relayed; else the
  * test's queued answers are given.
  */
-export async function startApi(identities, { region = 'us-east-1', cors, invoke } = {}) {
+export async function startApi(identities, { region = 'us-east-1', cors, invoke, payload = '1.0' } = {}) {
   const identityOf = typeof identities === 'function' ? identities : (key) => identities[key];
   const answers = [];
   const calls = [];
@@ -52,7 +52,8 @@ export async function startApi(identities, { region = 'us-east-1', cors, invoke 
     calls.push({ method: req.method, path: url.pathname, search: url.search, identityId: identity.identityId });
     if (invoke) {
       // With a Lambda proxy integration, the CORS header on an answer is the function's own.
-      const response = await invoke(proxyEvent(req, url, key, identity));
+      const event = payload === '2.0' ? httpApiEvent(req, url, key, identity) : proxyEvent(req, url, key, identity);
+      const response = await invoke(event);
       res.writeHead(response.statusCode, response.headers);
       return res.end(response.body);
     }
@@ -111,6 +112,43 @@ function proxyEvent(req, url, key, identity) {
       region,
     },
     body: null,
+    isBase64Encoded: false,
+  };
+}
+
+/** The HTTP API's event (payload 2.0), as its IAM authorizer fills it in. */
+function httpApiEvent(req, url, key, identity) {
+  const amr = identity.userPool
+    ? ['authenticated', identity.userPool, `${identity.userPool}:CognitoSignIn:${identity.sub}`]
+    : ['unauthenticated'];
+  return {
+    version: '2.0',
+    routeKey: `${req.method} /attachIoTPolicy`,
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers: { host: req.headers.host, 'user-agent': req.headers['user-agent'] ?? '' },
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'standin',
+      authorizer: {
+        iam: {
+          accessKey: key,
+          accountId: '123456789012',
+          callerId: 'AROAEXAMPLE:CognitoIdentityCredentials',
+          cognitoIdentity: { amr, identityId: identity.identityId, identityPoolId: identity.identityPoolId ?? null },
+          principalOrgId: null,
+          userArn: 'arn:aws:sts::123456789012:assumed-role/authRole/CognitoIdentityCredentials',
+          userId: 'AROAEXAMPLE:CognitoIdentityCredentials',
+        },
+      },
+      domainName: req.headers.host,
+      http: { method: req.method, path: url.pathname, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: req.headers['user-agent'] ?? '' },
+      requestId: `standin-${Date.now()}`,
+      routeKey: `${req.method} /attachIoTPolicy`,
+      stage: '$default',
+      time: new Date().toUTCString(),
+      timeEpoch: Date.now(),
+    },
     isBase64Encoded: false,
   };
 }

@@ -1,9 +1,9 @@
 // The real parts the workflow tests stand on (workflow.test.mjs in Node,
 // tests/browser in Chromium): moto, patched by tests/moto/server.py, as
-// Cognito and IoT, with a user pool, an identity pool and the stack's policy;
-// and the API stand-in (api.mjs) with the release `attach-iot-policy invoke`
-// behind it as the function.
-import { execFile, spawn } from 'node:child_process';
+// Cognito and IoT, with a user pool, identity pools and the stack's policy;
+// and the API stand-in (api.mjs) with the function behind it: the x86_64
+// package's `bootstrap`, under @vercel/fun's Lambda Runtime API.
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,11 +18,12 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider';
 import { CognitoIdentityClient, CreateIdentityPoolCommand } from '@aws-sdk/client-cognito-identity';
 import { CreatePolicyCommand, IoTClient, ListTargetsForPolicyCommand } from '@aws-sdk/client-iot';
+import { createFunction } from '@vercel/fun';
 
 import { startApi } from './api.mjs';
 
 const root = resolve(import.meta.dirname, '../..');
-const CLI = join(root, 'target/release/attach-iot-policy');
+const PACKAGE = join(root, 'dist/attach-iot-policy-x86_64.zip');
 const PYTHON = join(root, '.venv/bin/python');
 export const POLICY = 'app-per-identity';
 export const ATTRIBUTE = 'custom:iotPolicyIsAttached';
@@ -37,9 +38,12 @@ async function freePort() {
   return port;
 }
 
-/** Starts it all; `users` are created with PASSWORD. `cors` is the stand-in's, for a page. */
-export async function startWorkflow({ users = ['mat', 'ana'], cors, attributeValue = 'true' } = {}) {
-  for (const [path, make] of [[CLI, 'make build'], [PYTHON, 'make venv']]) {
+/**
+ * Starts it all; `users` are created with PASSWORD. `cors` is the stand-in's,
+ * for a page; `payload` the API's event version, '1.0' (REST) or '2.0' (HTTP).
+ */
+export async function startWorkflow({ users = ['mat', 'ana'], cors, attributeValue = 'true', payload = '1.0' } = {}) {
+  for (const [path, make] of [[PACKAGE, 'make package-x86_64'], [PYTHON, 'make venv']]) {
     if (!existsSync(path)) throw new Error(`${path} is missing: run \`${make}\` (make test does)`);
   }
   const dir = mkdtempSync(join(tmpdir(), 'workflow-'));
@@ -50,8 +54,10 @@ export async function startWorkflow({ users = ['mat', 'ana'], cors, attributeVal
     stdio: 'ignore',
   });
   let api;
-  const close = () => {
+  let fn;
+  const close = async () => {
     api?.close();
+    await fn?.destroy();
     moto.kill();
     rmSync(dir, { recursive: true, force: true });
   };
@@ -98,17 +104,30 @@ export async function startWorkflow({ users = ['mat', 'ana'], cors, attributeVal
       AWS_SECRET_ACCESS_KEY: 'testing',
       IOT_POLICY_NAME: POLICY,
       COGNITO_ATTRIBUTE_VALUE: attributeValue,
+      AWS_LAMBDA_LOG_LEVEL: 'WARN',
     };
     if (cors) env.CORS_ALLOW_ORIGIN = cors.origin;
-    // One process a request: the function's whole path, as `invoke` runs it.
-    const invoke = (event) =>
-      new Promise((resolve, reject) => {
-        const child = execFile(CLI, ['invoke', '--event', '-'], { env, timeout: 30_000 }, (error, stdout, stderr) =>
-          error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(JSON.parse(stdout)),
-        );
-        child.stdin.end(JSON.stringify(event));
-      });
-    api = await startApi((key) => JSON.parse(readFileSync(registry, 'utf8'))[key], { invoke, cors });
+    // The Lambda package, unzipped as Lambda would, under a real Runtime API.
+    const code = join(dir, 'function');
+    execFileSync(PYTHON, ['-m', 'zipfile', '-e', PACKAGE, code]);
+    execFileSync('chmod', ['+x', join(code, 'bootstrap')]);
+    const { AWS_REGION: Region, AWS_ACCESS_KEY_ID: AccessKeyId, AWS_SECRET_ACCESS_KEY: SecretAccessKey, ...variables } = env;
+    fn = await createFunction({
+      Code: { Directory: code },
+      Handler: 'bootstrap',
+      Runtime: 'provided',
+      Region,
+      AccessKeyId,
+      SecretAccessKey,
+      MemorySize: 128,
+      Environment: { Variables: variables },
+    });
+    const invoke = async (event) => {
+      const result = await fn.invoke({ InvocationType: 'RequestResponse', Payload: JSON.stringify(event) });
+      if (result.FunctionError) throw new Error(`the function failed: ${result.Payload}`);
+      return JSON.parse(String(result.Payload));
+    };
+    api = await startApi((key) => JSON.parse(readFileSync(registry, 'utf8'))[key], { invoke, cors, payload });
     const targets = async () => (await new IoTClient({ ...admin, endpoint }).send(new ListTargetsForPolicyCommand({ policyName: POLICY }))).targets ?? [];
     const attributeOf = async (username) =>
       (await idp.send(new AdminGetUserCommand({ UserPoolId: pool, Username: username }))).UserAttributes.find((a) => a.Name === ATTRIBUTE)?.Value;

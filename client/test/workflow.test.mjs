@@ -3,9 +3,8 @@
 // credentials of each identity's own, through tests/moto/server.py) and as
 // IoT; the AWS SDK v3's clients as the app's; the API stand-in verifying each
 // signature and building the REST API's event from the credentials alone;
-// and the release `attach-iot-policy invoke` as the function behind it.
-// Not here yet (issue 21): the same in a browser through Amplify v6, and the
-// `bootstrap` under a Runtime API in place of `invoke`.
+// and the Lambda package's `bootstrap`, under a real Runtime API, as the
+// function behind it. The same in a browser with Amplify is tests/browser.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AdminGetUserCommand, GetUserCommand, InitiateAuthCommand } from '@aws-sdk/client-cognito-identity-provider';
@@ -66,4 +65,23 @@ test("a request signed with one identity's key and another's secret changes noth
   assert.ok(!(await targets()).includes(ana.identityId));
   const user = await setup.idp.send(new AdminGetUserCommand({ UserPoolId: setup.pool, Username: 'ana' }));
   assert.ok(!user.UserAttributes.some((a) => a.Name === ATTRIBUTE), 'no attribute was set');
+});
+
+test("through the HTTP API's event (payload 2.0), the same call attaches", async () => {
+  const http = await startWorkflow({ users: ['eve'], payload: '2.0' });
+  try {
+    const { idp, clientId, provider, identityPool, endpoint } = http;
+    const identity = new CognitoIdentityClient({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'unused', secretAccessKey: 'unused' } });
+    const tokens = (await idp.send(new InitiateAuthCommand({ ClientId: clientId, AuthFlow: 'USER_PASSWORD_AUTH', AuthParameters: { USERNAME: 'eve', PASSWORD } }))).AuthenticationResult;
+    const logins = { [provider]: tokens.IdToken };
+    const { IdentityId: identityId } = await identity.send(new GetIdCommand({ IdentityPoolId: identityPool, Logins: logins }));
+    const { Credentials: c } = await identity.send(new GetCredentialsForIdentityCommand({ IdentityId: identityId, Logins: logins }));
+    const credentials = { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretKey, sessionToken: c.SessionToken };
+    const outcome = await ensureIotPolicy({ url: http.url, region: 'us-east-1', credentials, identityId, attribute: () => http.attributeOf('eve') });
+    assert.equal(outcome.called, true);
+    assert.ok((await http.targets()).includes(identityId));
+    assert.equal(await http.attributeOf('eve'), 'true');
+  } finally {
+    await http.close();
+  }
 });

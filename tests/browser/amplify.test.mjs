@@ -2,7 +2,8 @@
 // a page bundled by esbuild on one origin, Amplify signing in against moto's
 // Cognito (tests/moto/server.py gives each identity credentials of its own),
 // and the package's Amplify entry calling the API stand-in on another origin,
-// which verifies the signature and runs the release function against moto.
+// which verifies the signature and runs the Lambda package's bootstrap, under
+// a real Runtime API, against moto.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -60,7 +61,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  setup?.close();
+  await setup?.close();
   pages?.closeAllConnections();
   pages?.close();
 });
@@ -122,6 +123,6 @@ test("Amplify in the browser, identity-id mode: the same user's identity in a se
     assert.equal(await other.attributeOf('ana'), second.identityId);
     assert.equal(other.api.calls.length, 2);
   } finally {
-    other.close();
+    await other.close();
   }
 });
