@@ -5,7 +5,7 @@
 // which verifies each SigV4 signature as API Gateway's IAM authorization does
 // and answers preflights with deploy/template.yaml's CORS configuration.
 //
-// Amplify against moto and the real function is amplify.test.mjs.
+// Amplify and the SDK v3 against moto and the real function: workflow.test.mjs.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -24,6 +24,12 @@ const MAT = {
   secretAccessKey: 'mat-secret/K7MDENG+bPxRfiCYEXAMPLEKEY',
   sessionToken: 'mat-session-token-IQoJb3JpZ2luX2VjEJr',
   identityId: 'us-east-1:d625c9c7-9a79-483c-bb4a-0123456789ab',
+};
+const ANA = {
+  accessKeyId: 'ASIAANAEXAMPLE000002',
+  secretAccessKey: 'ana-secret/K7MDENG+bPxRfiCYEXAMPLEKEY',
+  sessionToken: 'ana-session-token-IQoJb3JpZ2luX2VjEJr',
+  identityId: 'us-east-1:e625c9c7-9a79-483c-bb4a-0123456789ab',
 };
 const credentials = { accessKeyId: MAT.accessKeyId, secretAccessKey: MAT.secretAccessKey, sessionToken: MAT.sessionToken };
 
@@ -56,7 +62,7 @@ before(async () => {
   await new Promise((r) => pages.listen(0, '127.0.0.1', r));
   const origin = `http://127.0.0.1:${pages.address().port}`;
   // Another host name, so another origin: the browser sends real preflights.
-  api = await startApi({ [MAT.accessKeyId]: MAT }, { cors: templateCors(origin) });
+  api = await startApi({ [MAT.accessKeyId]: MAT, [ANA.accessKeyId]: ANA }, { cors: templateCors(origin) });
   api.url = `${api.origin.replace('127.0.0.1', 'localhost')}/prod/attachIoTPolicy`;
   browser = await chromium.launch({ executablePath: BROWSER, args: ['--no-sandbox', '--disable-gpu'] });
   page = await browser.newPage();
@@ -111,14 +117,22 @@ test("in the browser: a 503 with the guest's own headers waits the Retry-After i
   assert.ok(Date.now() - started >= 1000, `it waited ${Date.now() - started} ms`);
 });
 
-test('in the browser: a 403 is a typed error after one call, and a forged signature changes nothing', async () => {
+test('in the browser: a 403 is a typed error after one call, and forged requests reach nothing', async () => {
   const before = api.calls.length;
   api.answer([403, {}, { error: 'identity-pool-not-allowed', message: 'the identity pool is not allowed to call' }]);
   const refused = await ensure({ url: api.url, region: 'us-east-1', credentials, identityId: MAT.identityId });
   assert.deepEqual(refused.error && [refused.error.name, refused.error.status, refused.error.code, refused.error.retryable], ['AttachIotPolicyError', 403, 'identity-pool-not-allowed', false]);
   assert.equal(api.calls.length - before, 1);
-  const forged = await ensure({ url: api.url, region: 'us-east-1', credentials: { ...credentials, secretAccessKey: 'forged' }, identityId: MAT.identityId });
-  assert.equal(forged.error?.status, 403);
-  assert.equal(api.calls.length - before, 1, 'the forged request reached nothing');
-  assert.equal(api.refused.at(-1), 'signature does not match');
+  const forgeries = [
+    [{ ...credentials, secretAccessKey: 'forged' }, 'signature does not match'],
+    [{ ...credentials, sessionToken: ANA.sessionToken }, 'wrong session token'],
+    // One identity's request, signed with another identity's key.
+    [{ accessKeyId: ANA.accessKeyId, secretAccessKey: MAT.secretAccessKey, sessionToken: ANA.sessionToken }, 'signature does not match'],
+  ];
+  for (const [forgery, why] of forgeries) {
+    const forged = await ensure({ url: api.url, region: 'us-east-1', credentials: forgery, identityId: MAT.identityId });
+    assert.equal(forged.error?.status, 403);
+    assert.equal(api.refused.at(-1), why);
+  }
+  assert.equal(api.calls.length - before, 1, 'no forged request reached the function');
 });

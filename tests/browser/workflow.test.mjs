@@ -1,9 +1,9 @@
-// The app's half in a real browser with Amplify JS v6: headless Chromium,
-// a page bundled by esbuild on one origin, Amplify signing in against moto's
-// Cognito (tests/moto/server.py gives each identity credentials of its own),
-// and the package's Amplify entry calling the API stand-in on another origin,
-// which verifies the signature and runs the Lambda package's bootstrap, under
-// a real Runtime API, against moto.
+// The whole workflow in a real browser: headless Chromium, pages bundled by
+// esbuild on one origin, signing in against moto's Cognito (tests/moto/
+// server.py gives each identity credentials of its own) with Amplify JS v6
+// (`/`) or with the AWS SDK v3's clients (`/sdk`), and the package calling
+// the API stand-in on another origin, which verifies the signature and runs
+// the Lambda package's bootstrap, under a real Runtime API, against moto.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -21,6 +21,7 @@ const BROWSER = process.env.CHROMIUM ?? '/usr/bin/chromium-headless-shell';
 let browser;
 let page;
 let pages;
+let pagesOrigin;
 let setup;
 
 before(async () => {
@@ -37,17 +38,28 @@ before(async () => {
     nodePaths: [join(root, 'client/node_modules')],
   });
   const script = bundle.outputFiles[0].contents;
+  const sdkBundle = await build({
+    entryPoints: [join(import.meta.dirname, 'sdk-page.mjs')],
+    bundle: true,
+    format: 'esm',
+    write: false,
+    logLevel: 'silent',
+    nodePaths: [join(root, 'client/node_modules')],
+  });
+  const sdkScript = sdkBundle.outputFiles[0].contents;
+  // `/` is the Amplify page, `/sdk` the SDK v3 page.
   pages = createServer((req, res) => {
-    if (req.url === '/page.js') {
+    if (req.url === '/page.js' || req.url === '/sdk.js') {
       res.writeHead(200, { 'content-type': 'text/javascript' });
-      return res.end(script);
+      return res.end(req.url === '/page.js' ? script : sdkScript);
     }
     res.writeHead(200, { 'content-type': 'text/html' });
-    res.end('<!doctype html><script type="module" src="/page.js"></script>');
+    res.end(`<!doctype html><script type="module" src="${req.url === '/sdk' ? '/sdk.js' : '/page.js'}"></script>`);
   });
   await new Promise((r) => pages.listen(0, '127.0.0.1', r));
   const origin = `http://127.0.0.1:${pages.address().port}`;
-  setup = await startWorkflow({ cors: templateCors(origin) });
+  pagesOrigin = origin;
+  setup = await startWorkflow({ users: ['mat', 'ana', 'eve'], cors: templateCors(origin) });
   setup.cors = templateCors(origin);
   setup.url = setup.url.replace('127.0.0.1', 'localhost');
   browser = await chromium.launch({ executablePath: BROWSER, args: ['--no-sandbox', '--disable-gpu'] });
@@ -124,5 +136,35 @@ test("Amplify in the browser, identity-id mode: the same user's identity in a se
     assert.equal(other.api.calls.length, 2);
   } finally {
     await other.close();
+  }
+});
+
+test('the framework-free entry in the browser, with the AWS SDK v3 clients: attach, no second call, release', async () => {
+  const sdk = await browser.newPage();
+  try {
+    await sdk.goto(`${pagesOrigin}/sdk`);
+    await sdk.waitForFunction(() => window.app !== undefined);
+    const { endpoint, clientId, provider, identityPool } = setup;
+    const identityId = await sdk.evaluate((c) => window.app.signIn(c), { endpoint, clientId, provider, identityPool, username: 'eve', password: PASSWORD });
+    const before = setup.api.calls.length;
+    const run = (call, options) =>
+      sdk.evaluate(
+        async ({ call, options }) => {
+          const outcome = await window.app[call](options);
+          return call === 'ensure' ? { called: outcome.called, identityId: outcome.identityId } : outcome;
+        },
+        { call, options },
+      );
+    const options = { url: setup.url, region: 'us-east-1' };
+    assert.deepEqual(await run('ensure', options), { called: true, identityId });
+    assert.ok((await setup.targets()).includes(identityId));
+    assert.equal(await setup.attributeOf('eve'), 'true');
+    assert.deepEqual(await run('ensure', options), { called: false, identityId });
+    assert.equal(setup.api.calls.length - before, 1);
+    assert.deepEqual(await run('release', options), { detached: [POLICY], notAttached: [] });
+    assert.ok(!(await setup.targets()).includes(identityId));
+    assert.equal(await setup.attributeOf('eve'), undefined);
+  } finally {
+    await sdk.close();
   }
 });
