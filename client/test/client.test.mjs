@@ -5,19 +5,8 @@ import assert from 'node:assert/strict';
 
 import { AttachIotPolicyError, ensureIotPolicy, releaseIotPolicy } from '../dist/index.js';
 import { startApi } from './api.mjs';
+import { ANA, MAT } from './identities.mjs';
 
-const MAT = {
-  accessKeyId: 'ASIAMATEXAMPLE000001',
-  secretAccessKey: 'mat-secret/K7MDENG+bPxRfiCYEXAMPLEKEY',
-  sessionToken: 'mat-session-token-IQoJb3JpZ2luX2VjEJr',
-  identityId: 'us-east-1:d625c9c7-9a79-483c-bb4a-0123456789ab',
-};
-const ANA = {
-  accessKeyId: 'ASIAANAEXAMPLE000002',
-  secretAccessKey: 'ana-secret/K7MDENG+bPxRfiCYEXAMPLEKEY',
-  sessionToken: 'ana-session-token-IQoJb3JpZ2luX2VjEJr',
-  identityId: 'us-east-1:e625c9c7-9a79-483c-bb4a-0123456789ab',
-};
 const credentialsOf = ({ accessKeyId, secretAccessKey, sessionToken }) => ({ accessKeyId, secretAccessKey, sessionToken });
 
 async function api(t) {

@@ -8,29 +8,14 @@
 // Amplify and the SDK v3 against moto and the real function: workflow.test.mjs.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { build } from 'esbuild';
-import { chromium } from 'playwright-core';
 
 import { startApi } from '../../client/test/api.mjs';
-import { templateCors } from './cors.mjs';
+import { ANA, MAT } from '../../client/test/identities.mjs';
+import { launch, prerequisites, servePages, templateCors } from './pages.mjs';
 
 const root = resolve(import.meta.dirname, '../..');
-const BROWSER = process.env.CHROMIUM ?? '/usr/bin/chromium-headless-shell';
-const MAT = {
-  accessKeyId: 'ASIAMATEXAMPLE000001',
-  secretAccessKey: 'mat-secret/K7MDENG+bPxRfiCYEXAMPLEKEY',
-  sessionToken: 'mat-session-token-IQoJb3JpZ2luX2VjEJr',
-  identityId: 'us-east-1:d625c9c7-9a79-483c-bb4a-0123456789ab',
-};
-const ANA = {
-  accessKeyId: 'ASIAANAEXAMPLE000002',
-  secretAccessKey: 'ana-secret/K7MDENG+bPxRfiCYEXAMPLEKEY',
-  sessionToken: 'ana-session-token-IQoJb3JpZ2luX2VjEJr',
-  identityId: 'us-east-1:e625c9c7-9a79-483c-bb4a-0123456789ab',
-};
 const credentials = { accessKeyId: MAT.accessKeyId, secretAccessKey: MAT.secretAccessKey, sessionToken: MAT.sessionToken };
 
 /** The headers the guest gives a throttled answer, from the conformance corpus. */
@@ -46,34 +31,20 @@ let pages;
 let api;
 
 before(async () => {
-  for (const [path, make] of [[BROWSER, 'make chromium'], [join(root, 'client/dist/index.js'), 'make client']]) {
-    if (!existsSync(path)) throw new Error(`${path} is missing: run \`${make}\` (make test does)`);
-  }
-  const bundle = await build({ entryPoints: [join(import.meta.dirname, 'page.mjs')], bundle: true, format: 'esm', write: false, logLevel: 'silent' });
-  const script = bundle.outputFiles[0].contents;
-  pages = createServer((req, res) => {
-    if (req.url === '/page.js') {
-      res.writeHead(200, { 'content-type': 'text/javascript' });
-      return res.end(script);
-    }
-    res.writeHead(200, { 'content-type': 'text/html' });
-    res.end('<!doctype html><script type="module" src="/page.js"></script>');
-  });
-  await new Promise((r) => pages.listen(0, '127.0.0.1', r));
-  const origin = `http://127.0.0.1:${pages.address().port}`;
+  prerequisites([join(root, 'client/dist/index.js'), 'make client']);
+  pages = await servePages({ '/': 'page.mjs' });
   // Another host name, so another origin: the browser sends real preflights.
-  api = await startApi({ [MAT.accessKeyId]: MAT, [ANA.accessKeyId]: ANA }, { cors: templateCors(origin) });
+  api = await startApi({ [MAT.accessKeyId]: MAT, [ANA.accessKeyId]: ANA }, { cors: templateCors(pages.origin) });
   api.url = `${api.origin.replace('127.0.0.1', 'localhost')}/prod/attachIoTPolicy`;
-  browser = await chromium.launch({ executablePath: BROWSER, args: ['--no-sandbox', '--disable-gpu'] });
+  browser = await launch();
   page = await browser.newPage();
-  await page.goto(origin);
+  await page.goto(pages.origin);
   await page.waitForFunction(() => window.client !== undefined);
 });
 
 after(async () => {
   await browser?.close();
   api?.close();
-  pages?.closeAllConnections();
   pages?.close();
 });
 

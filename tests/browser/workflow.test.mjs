@@ -6,66 +6,28 @@
 // the Lambda package's bootstrap, under a real Runtime API, against moto.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { join, resolve } from 'node:path';
-import { build } from 'esbuild';
-import { chromium } from 'playwright-core';
 
 import { PASSWORD, POLICY, startWorkflow } from '../../client/test/workflow.mjs';
-import { templateCors } from './cors.mjs';
+import { launch, prerequisites, servePages, templateCors } from './pages.mjs';
 
 const root = resolve(import.meta.dirname, '../..');
-const BROWSER = process.env.CHROMIUM ?? '/usr/bin/chromium-headless-shell';
-
 let browser;
 let page;
 let pages;
-let pagesOrigin;
 let setup;
 
 before(async () => {
-  for (const [path, make] of [[BROWSER, 'make chromium'], [join(root, 'client/dist/amplify.js'), 'make client']]) {
-    if (!existsSync(path)) throw new Error(`${path} is missing: run \`${make}\` (make test does)`);
-  }
-  const bundle = await build({
-    entryPoints: [join(import.meta.dirname, 'amplify-page.mjs')],
-    bundle: true,
-    format: 'esm',
-    write: false,
-    logLevel: 'silent',
-    // Amplify and the signer are the package's own dependencies.
-    nodePaths: [join(root, 'client/node_modules')],
-  });
-  const script = bundle.outputFiles[0].contents;
-  const sdkBundle = await build({
-    entryPoints: [join(import.meta.dirname, 'sdk-page.mjs')],
-    bundle: true,
-    format: 'esm',
-    write: false,
-    logLevel: 'silent',
-    nodePaths: [join(root, 'client/node_modules')],
-  });
-  const sdkScript = sdkBundle.outputFiles[0].contents;
+  prerequisites([join(root, 'client/dist/amplify.js'), 'make client']);
   // `/` is the Amplify page, `/sdk` the SDK v3 page.
-  pages = createServer((req, res) => {
-    if (req.url === '/page.js' || req.url === '/sdk.js') {
-      res.writeHead(200, { 'content-type': 'text/javascript' });
-      return res.end(req.url === '/page.js' ? script : sdkScript);
-    }
-    res.writeHead(200, { 'content-type': 'text/html' });
-    res.end(`<!doctype html><script type="module" src="${req.url === '/sdk' ? '/sdk.js' : '/page.js'}"></script>`);
-  });
-  await new Promise((r) => pages.listen(0, '127.0.0.1', r));
-  const origin = `http://127.0.0.1:${pages.address().port}`;
-  pagesOrigin = origin;
-  setup = await startWorkflow({ users: ['mat', 'ana', 'eve'], cors: templateCors(origin) });
-  setup.cors = templateCors(origin);
+  pages = await servePages({ '/': 'amplify-page.mjs', '/sdk': 'sdk-page.mjs' });
+  setup = await startWorkflow({ users: ['mat', 'ana', 'eve'], cors: templateCors(pages.origin) });
+  setup.cors = templateCors(pages.origin);
   setup.url = setup.url.replace('127.0.0.1', 'localhost');
-  browser = await chromium.launch({ executablePath: BROWSER, args: ['--no-sandbox', '--disable-gpu'] });
+  browser = await launch();
   page = await browser.newPage();
   page.on('pageerror', (e) => console.error('page error:', e));
-  await page.goto(origin);
+  await page.goto(pages.origin);
   await page.waitForFunction(() => window.app !== undefined);
   const { pool, clientId, identityPool, endpoint } = setup;
   await page.evaluate((c) => window.app.configure(c), { pool, clientId, identityPool, endpoint });
@@ -74,7 +36,6 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await setup?.close();
-  pages?.closeAllConnections();
   pages?.close();
 });
 
@@ -142,7 +103,7 @@ test("Amplify in the browser, identity-id mode: the same user's identity in a se
 test('the framework-free entry in the browser, with the AWS SDK v3 clients: attach, no second call, release', async () => {
   const sdk = await browser.newPage();
   try {
-    await sdk.goto(`${pagesOrigin}/sdk`);
+    await sdk.goto(`${pages.origin}/sdk`);
     await sdk.waitForFunction(() => window.app !== undefined);
     const { endpoint, clientId, provider, identityPool } = setup;
     const identityId = await sdk.evaluate((c) => window.app.signIn(c), { endpoint, clientId, provider, identityPool, username: 'eve', password: PASSWORD });
