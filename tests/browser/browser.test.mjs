@@ -70,7 +70,7 @@ test('in the browser: the first call is signed, passes the preflight, and is mad
   const preflight = api.preflights.at(-1);
   assert.equal(preflight?.method, 'GET', 'the browser sent a preflight');
   for (const header of preflight.headers.split(',')) {
-    assert.ok(api.url && templateCors('').headers.toLowerCase().split(',').includes(header.trim()), `${header} is not allowed by the template`);
+    assert.ok(templateCors('').headers.toLowerCase().split(',').includes(header.trim()), `${header} is not allowed by the template`);
   }
   const again = await ensure({ url: api.url, region: 'us-east-1', credentials, identityId: MAT.identityId, attribute: 'true' });
   assert.equal(again.called, false);

@@ -21,8 +21,9 @@ before(async () => {
   prerequisites([join(root, 'client/dist/amplify.js'), 'make client']);
   // `/` is the Amplify page, `/sdk` the SDK v3 page.
   pages = await servePages({ '/': 'amplify-page.mjs', '/sdk': 'sdk-page.mjs' });
-  setup = await startWorkflow({ users: ['mat', 'ana', 'eve'], cors: templateCors(pages.origin) });
-  setup.cors = templateCors(pages.origin);
+  const cors = templateCors(pages.origin);
+  setup = await startWorkflow({ users: ['mat', 'ana', 'eve'], cors });
+  setup.cors = cors;
   setup.url = setup.url.replace('127.0.0.1', 'localhost');
   browser = await launch();
   page = await browser.newPage();
