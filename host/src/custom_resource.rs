@@ -1,7 +1,9 @@
 //! The stack's custom resource, so that the stack can come down: on `Delete`
 //! it detaches the stack's IoT policy from every target before CloudFormation
-//! deletes the policy (whose `DeletePolicy` refuses an attached policy).
-//! `Create` and `Update` change nothing.
+//! deletes the policy (whose `DeletePolicy` refuses an attached policy), and
+//! with `DeletePolicy: "true"` deletes the policy itself, waiting out IoT's
+//! refusals after a detach (see [`crate::teardown`]). `Create` and `Update`
+//! change nothing.
 //!
 //! These events are the host's: they never reach the component. The answer
 //! goes where CloudFormation said, as its custom resource protocol requires:
@@ -21,6 +23,7 @@ use crate::config::Config;
 use crate::drain::{self, Limits};
 use crate::response::Response;
 use crate::settings::{DrainSettings, RESPONSE_ORIGIN_VAR};
+use crate::teardown::{self, Deleted, NotDeleted};
 
 /// No detach starts later than this before the invocation's deadline.
 const STOP_STARTING: Duration = Duration::from_secs(10);
@@ -93,6 +96,10 @@ pub struct Properties {
     /// The policy to drain on `Delete`; empty for none.
     #[serde(default)]
     pub policy_name: String,
+    /// `"true"`: once drained, the policy is deleted too. CloudFormation
+    /// passes every property as a string.
+    #[serde(default)]
+    pub delete_policy: String,
 }
 
 /// Why a custom resource request gets no answer. The text says where, never
@@ -143,8 +150,15 @@ fn shape(object: &serde_json::Map<String, Value>) -> Result<(), Refusal> {
     }
     match object.get("ResourceProperties") {
         None => Ok(()),
-        Some(Value::Object(properties)) if properties.get("PolicyName").is_none_or(Value::is_string) => Ok(()),
-        Some(Value::Object(_)) => Err(Refusal::Shape("ResourceProperties.PolicyName", "a string")),
+        Some(Value::Object(properties)) => {
+            if !properties.get("PolicyName").is_none_or(Value::is_string) {
+                return Err(Refusal::Shape("ResourceProperties.PolicyName", "a string"));
+            }
+            match properties.get("DeletePolicy").is_none_or(Value::is_string) {
+                true => Ok(()),
+                false => Err(Refusal::Shape("ResourceProperties.DeletePolicy", "a string")),
+            }
+        }
         Some(_) => Err(Refusal::Shape("ResourceProperties", "an object")),
     }
 }
@@ -235,23 +249,52 @@ async fn decide(
     let calls_end = deadline.checked_sub(ANSWER_TIME).unwrap_or(deadline);
     let resume = format!("run `attach-iot-policy detach-all --policy {policy}`, then delete the stack again");
     let limits = Limits { rate, deadline: until, calls_end: Some(calls_end), interrupted: None };
-    match drain::drain(aws, policy, limits, |_, _| {}).await {
-        Ok(summary) if summary.complete() => (
-            "SUCCESS",
-            format!("detached {policy} from {} targets", summary.detached + summary.already_detached),
-            json!({ "Detached": summary.detached, "AlreadyDetached": summary.already_detached }),
-        ),
+    let summary = match drain::drain(aws.clone(), policy, limits, |_, _| {}).await {
+        Ok(summary) if summary.complete() => summary,
         Ok(summary) => {
             let reason = format!("{}; {resume}", drain::still_attached(&summary));
-            ("FAILED", reason, json!({ "Detached": summary.detached, "Remaining": summary.remaining }))
+            return ("FAILED", reason, json!({ "Detached": summary.detached, "Remaining": summary.remaining }));
         }
         // The policy is gone already: nothing is attached to it.
-        Err(AwsError::NotFound(_)) => ("SUCCESS", format!("{policy} does not exist"), json!({})),
-        Err(e) => (
-            "FAILED",
-            format!("listing the targets of {policy} failed ({}: {}); {resume}", e.kind(), e.message()),
-            json!({}),
-        ),
+        Err(AwsError::NotFound(_)) => return ("SUCCESS", format!("{policy} does not exist"), json!({})),
+        Err(e) => {
+            return (
+                "FAILED",
+                format!("listing the targets of {policy} failed ({}: {}); {resume}", e.kind(), e.message()),
+                json!({}),
+            );
+        }
+    };
+    let detached = format!("detached {policy} from {} targets", summary.detached + summary.already_detached);
+    let mut data = json!({ "Detached": summary.detached, "AlreadyDetached": summary.already_detached });
+    if request.resource_properties.delete_policy != "true" {
+        return ("SUCCESS", detached, data);
+    }
+    match teardown::delete_policy(aws.as_ref(), policy, teardown::FIRST_PAUSE, until, calls_end).await {
+        Ok(deleted) => {
+            data["PolicyDeleted"] = json!(true);
+            let how = match deleted {
+                Deleted::Now { tries: 1, .. } => "deleted it".to_owned(),
+                Deleted::Now { tries, .. } => format!("deleted it after IoT refused {} times", tries - 1),
+                Deleted::AlreadyGone => "it was already deleted".to_owned(),
+            };
+            ("SUCCESS", format!("{detached}, and {how}"), data)
+        }
+        Err(why @ NotDeleted::StillRefused { .. }) => {
+            let reason = format!(
+                "{detached}, but {why}: IoT can refuse for up to five minutes after a detach. Wait a few minutes, \
+                 then delete the stack again"
+            );
+            ("FAILED", reason, data)
+        }
+        Err(why @ NotDeleted::Failed(AwsError::AccessDenied(_))) => {
+            let reason = format!(
+                "{detached}, but {why}: the drain's function needs iot:ListPolicyVersions, iot:DeletePolicyVersion \
+                 and iot:DeletePolicy on {policy}. Grant them, then delete the stack again"
+            );
+            ("FAILED", reason, data)
+        }
+        Err(why) => ("FAILED", format!("{detached}, but {why}; delete the stack again"), data),
     }
 }
 

@@ -78,6 +78,24 @@ pub struct Summary {
     pub seconds: f64,
     /// Detaches a second, from the first page to the last detach.
     pub rate: f64,
+    /// What the drain does not touch, said in every summary.
+    pub attributes: AttributesUntouched,
+}
+
+/// The users' attributes: a drain leaves them as they are, so one may still
+/// claim a policy that is no longer attached. Serialized as the sentence
+/// that says so, and how an app recovers.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct AttributesUntouched;
+
+/// The sentence [`AttributesUntouched`] serializes as.
+pub const ATTRIBUTES_UNTOUCHED: &str = "left as they are: a user's attribute may still say the policy is attached. \
+An app recovers when AWS IoT refuses its connection: it calls ensureIotPolicy({ force: true }) once, then connects again";
+
+impl Serialize for AttributesUntouched {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(ATTRIBUTES_UNTOUCHED)
+    }
 }
 
 impl Summary {

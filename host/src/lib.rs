@@ -32,6 +32,7 @@ pub mod metrics;
 pub mod response;
 pub mod runner;
 pub mod settings;
+pub mod teardown;
 
 /// The built-in guest `.wasm`, in builds with the compiler.
 #[cfg(feature = "compiler")]

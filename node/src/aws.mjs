@@ -136,7 +136,8 @@ function token(count, delay, cost) {
 
 /** The SDK clients, built once per process; Cognito's per user pool region. */
 export function sdkAws(settings, env, log) {
-  const { IoTClient, AttachPolicyCommand, DetachPolicyCommand, ListTargetsForPolicyCommand } = require('@aws-sdk/client-iot');
+  const iotSdk = require('@aws-sdk/client-iot');
+  const { IoTClient, AttachPolicyCommand, DetachPolicyCommand, ListTargetsForPolicyCommand } = iotSdk;
   const cognito = require('@aws-sdk/client-cognito-identity-provider');
   const retryStrategy = new RetryStrategy(settings.maxAttempts);
   const common = { maxAttempts: settings.maxAttempts, retryStrategy, requestHandler: requestHandler(env) };
@@ -193,6 +194,15 @@ export function sdkAws(settings, env, log) {
       const out = await send(iot, new ListTargetsForPolicyCommand({ policyName, marker, pageSize: 250 }), OPERATIONS.listTargetsForPolicy.action, remainingMs);
       return { targets: out.targets ?? [], nextMarker: out.nextMarker || undefined };
     },
+    // Not WIT imports either: the custom resource deletes the drained policy.
+    listPolicyVersions: async (policyName, remainingMs) => {
+      const out = await send(iot, new iotSdk.ListPolicyVersionsCommand({ policyName }), OPERATIONS.listPolicyVersions.action, remainingMs);
+      return (out.policyVersions ?? []).map((v) => ({ id: v.versionId, default: v.isDefaultVersion === true }));
+    },
+    deletePolicyVersion: (policyName, policyVersionId, remainingMs) =>
+      send(iot, new iotSdk.DeletePolicyVersionCommand({ policyName, policyVersionId }), OPERATIONS.deletePolicyVersion.action, remainingMs).then(() => undefined),
+    deletePolicy: (policyName, remainingMs) =>
+      send(iot, new iotSdk.DeletePolicyCommand({ policyName }), OPERATIONS.deletePolicy.action, remainingMs).then(() => undefined),
     deleteAttributes: (userPoolId, username, names, remainingMs) =>
       send(
         cognitoIn(userPoolId),

@@ -1,8 +1,11 @@
 // The stack's custom resource, as host/src/custom_resource.rs serves it: on
 // `Delete`, detach the stack's IoT policy from every target (each page of
 // the listing detached at DETACH_RATE a second as it comes) before
-// CloudFormation deletes the policy; `Create` and `Update` change nothing. The answer is a PUT to the
-// ResponseURL, which must be AWS's (or CFN_RESPONSE_URL_ALLOWED_ORIGIN's).
+// CloudFormation deletes the policy, and with DeletePolicy "true" delete the
+// policy too, waiting out IoT's refusals after a detach
+// (host/src/teardown.rs); `Create` and `Update` change nothing. The answer
+// is a PUT to the ResponseURL, which must be AWS's (or
+// CFN_RESPONSE_URL_ALLOWED_ORIGIN's).
 import http from 'node:http';
 import https from 'node:https';
 
@@ -31,6 +34,7 @@ export function wrongShape(event) {
   if (properties === undefined) return null;
   if (properties === null || typeof properties !== 'object' || Array.isArray(properties)) return 'ResourceProperties is missing or not an object';
   if (properties.PolicyName !== undefined && typeof properties.PolicyName !== 'string') return 'ResourceProperties.PolicyName is missing or not a string';
+  if (properties.DeletePolicy !== undefined && typeof properties.DeletePolicy !== 'string') return 'ResourceProperties.DeletePolicy is missing or not a string';
   return null;
 }
 
@@ -174,6 +178,45 @@ export function stillAttached(policy, summary) {
   return `${summary.remaining} of ${summary.targets} targets are still attached to ${policy}${why ? ` (${why})` : ''}`;
 }
 
+// The pauses after IoT refuses to delete the policy: from the first, doubling up to the last.
+export const FIRST_PAUSE_MS = 2_000;
+const MAX_PAUSE_MS = 30_000;
+const isDeleteConflict = (e) => e?.payload?.tag === 'invalid-request' && String(e.payload.val).startsWith('DeleteConflictException');
+
+/**
+ * Deletes `policy`'s other versions, then `policy`, trying again after a
+ * DeleteConflictException until no pause fits before `until`
+ * (host/src/teardown.rs). Resolves { tries, versions } or { alreadyGone };
+ * rejects with { stillRefused: { tries, seconds, last } } or { failed: error }.
+ */
+export async function deletePolicy(aws, policy, firstPauseMs, until, remainingMs) {
+  const started = Date.now();
+  let pause = firstPauseMs;
+  for (let tries = 1; ; tries++) {
+    try {
+      let versions = 0;
+      for (const version of await aws.listPolicyVersions(policy, remainingMs)) {
+        if (version.default) continue;
+        try {
+          await aws.deletePolicyVersion(policy, version.id, remainingMs);
+          versions++;
+        } catch (e) {
+          if (e?.payload?.tag !== 'not-found') throw e;
+        }
+      }
+      await aws.deletePolicy(policy, remainingMs);
+      return { tries, versions };
+    } catch (e) {
+      // Gone at the first look; or, later, deleted by a try whose answer was lost.
+      if (e?.payload?.tag === 'not-found') return tries === 1 ? { alreadyGone: true } : { tries, versions: 0 };
+      if (!isDeleteConflict(e)) throw { failed: e };
+      if (Date.now() + pause >= until) throw { stillRefused: { tries, seconds: Math.floor((Date.now() - started) / 1000), last: e.payload.val } };
+      await new Promise((r) => setTimeout(r, pause));
+      pause = Math.min(pause * 2, MAX_PAUSE_MS);
+    }
+  }
+}
+
 async function decide(event, { aws, config, settings, remainingMs }) {
   const policy = String(event.ResourceProperties?.PolicyName ?? '').trim();
   if (event.RequestType === 'Create' || event.RequestType === 'Update') return ['SUCCESS', 'nothing to do until the stack is deleted', {}];
@@ -183,19 +226,43 @@ async function decide(event, { aws, config, settings, remainingMs }) {
   if (!config.policyNames.includes(policy)) return ['FAILED', `${policy} is not one of the function's IOT_POLICY_NAME policies`, {}];
   const rate = settings.detachRate;
   const resume = `run \`attach-iot-policy detach-all --policy ${policy}\`, then delete the stack again`;
+  const deadline = Date.now() + remainingMs();
+  const callsEnd = deadline - ANSWER_TIME_MS;
+  const until = deadline - STOP_STARTING_MS;
+  const callsLeft = () => callsEnd - Date.now();
   let summary;
   try {
-    const deadline = Date.now() + remainingMs();
-    const callsEnd = deadline - ANSWER_TIME_MS;
-    summary = await drain(aws, policy, rate, deadline - STOP_STARTING_MS, () => callsEnd - Date.now());
+    summary = await drain(aws, policy, rate, until, callsLeft);
   } catch (e) {
     if (e?.payload?.tag === 'not-found') return ['SUCCESS', `${policy} does not exist`, {}];
     return ['FAILED', `listing the targets of ${policy} failed (${e?.payload?.tag ?? 'other'}: ${e?.payload?.val ?? e}); ${resume}`, {}];
   }
-  if (summary.remaining === 0 && !summary.stopped) {
-    return ['SUCCESS', `detached ${policy} from ${summary.targets} targets`, { Detached: summary.detached, AlreadyDetached: summary.alreadyDetached }];
+  if (summary.remaining !== 0 || summary.stopped) {
+    return ['FAILED', `${stillAttached(policy, summary)}; ${resume}`, { Detached: summary.detached, Remaining: summary.remaining }];
   }
-  return ['FAILED', `${stillAttached(policy, summary)}; ${resume}`, { Detached: summary.detached, Remaining: summary.remaining }];
+  const detached = `detached ${policy} from ${summary.targets} targets`;
+  const data = { Detached: summary.detached, AlreadyDetached: summary.alreadyDetached };
+  if (event.ResourceProperties?.DeletePolicy !== 'true') return ['SUCCESS', detached, data];
+  try {
+    const deleted = await deletePolicy(aws, policy, FIRST_PAUSE_MS, until, callsLeft);
+    const how = deleted.alreadyGone ? 'it was already deleted' : deleted.tries === 1 ? 'deleted it' : `deleted it after IoT refused ${deleted.tries - 1} times`;
+    return ['SUCCESS', `${detached}, and ${how}`, { ...data, PolicyDeleted: true }];
+  } catch (e) {
+    if (e.stillRefused) {
+      const { tries, seconds, last } = e.stillRefused;
+      return [
+        'FAILED',
+        `${detached}, but IoT still refused to delete it after ${tries} tries over ${seconds} s (${last}): IoT can refuse for up to five minutes after a detach. Wait a few minutes, then delete the stack again`,
+        data,
+      ];
+    }
+    const error = e.failed ?? e;
+    const why = `deleting it failed (${error?.payload?.tag ?? 'other'}: ${error?.payload?.val ?? error})`;
+    if (error?.payload?.tag === 'access-denied') {
+      return ['FAILED', `${detached}, but ${why}: the drain's function needs iot:ListPolicyVersions, iot:DeletePolicyVersion and iot:DeletePolicy on ${policy}. Grant them, then delete the stack again`, data];
+    }
+    return ['FAILED', `${detached}, but ${why}; delete the stack again`, data];
+  }
 }
 
 /** Serves one request and answers CloudFormation; returns the invocation's own result. */

@@ -41,6 +41,9 @@ export function guarded(aws, config) {
     deleteAttributes: (u, n, names, ms) =>
       names.every((x) => x === config.attributeName) ? aws.deleteAttributes(u, n, names, ms) : refuse('an attribute name'),
     listTargetsForPolicy: (p, marker, ms) => (policy(p), aws.listTargetsForPolicy(p, marker, ms)),
+    listPolicyVersions: (p, ms) => (policy(p), aws.listPolicyVersions(p, ms)),
+    deletePolicyVersion: (p, v, ms) => (policy(p), aws.deletePolicyVersion(p, v, ms)),
+    deletePolicy: (p, ms) => (policy(p), aws.deletePolicy(p, ms)),
   };
 }
 
@@ -241,7 +244,8 @@ export async function createHandler({ env = process.env, aws, config, guestDir =
     if (Buffer.byteLength(text) > settings.maxEventBytes) {
       return hostError(413, 'event-too-large', `the event is larger than ${settings.maxEventBytes} bytes`, cfg);
     }
-    const { listTargetsForPolicy: _, ...imports } = backend;
+    // The guest gets its imports only, not the host's own calls.
+    const imports = Object.fromEntries(IMPORTS.map((name) => [name, backend[name]]));
     const started = performance.now();
     const timed = (fn) => async (...a) => {
       const callStarted = performance.now();

@@ -1,5 +1,5 @@
 // The AWS operations, in one place: for each function jco gives the guest's
-// imports (and the host's own listTargetsForPolicy), the operation's name as
+// imports (and the host's own, for the drain and the policy's deletion), the operation's name as
 // the logs, the recordings and the fixtures write it (the Rust host's
 // `AwsCall::op`, checked against this file by its tests), the AWS API action,
 // and its arguments as the fixtures list them.
@@ -13,8 +13,11 @@ export const OPERATIONS = {
   },
   detachPolicy: { op: 'detach-policy', action: 'DetachPolicy', args: (p, t) => [p, t] },
   deleteAttributes: { op: 'delete-attributes', action: 'AdminDeleteUserAttributes', args: (u, n, names) => [u, n, ...names] },
-  listTargetsForPolicy: { op: 'list-targets-for-policy', action: 'ListTargetsForPolicy', args: (p, m) => (m ? [p, m] : [p]) },
+  listTargetsForPolicy: { op: 'list-targets-for-policy', action: 'ListTargetsForPolicy', args: (p, m) => (m ? [p, m] : [p]), host: true },
+  listPolicyVersions: { op: 'list-policy-versions', action: 'ListPolicyVersions', args: (p) => [p], host: true },
+  deletePolicyVersion: { op: 'delete-policy-version', action: 'DeletePolicyVersion', args: (p, v) => [p, v], host: true },
+  deletePolicy: { op: 'delete-policy', action: 'DeletePolicy', args: (p) => [p], host: true },
 };
 
-/** The WIT imports: every operation but the host's own listTargetsForPolicy. */
-export const IMPORTS = Object.keys(OPERATIONS).filter((name) => name !== 'listTargetsForPolicy');
+/** The WIT imports: every operation but the host's own. */
+export const IMPORTS = Object.keys(OPERATIONS).filter((name) => !OPERATIONS[name].host);

@@ -261,3 +261,93 @@ fn a_server_quoting_the_credentials_is_passed_on_nowhere() {
     assert_no_credentials("detach-all's output", &output);
     assert!(quoted.load(std::sync::atomic::Ordering::SeqCst) >= 3, "the server quoted the credentials");
 }
+
+/// `request` with `DeletePolicy: "true"`, as the stack's templates send it.
+fn deleting(origin: &str, policy: &str) -> Value {
+    let mut event = request("Delete", origin, policy);
+    event["ResourceProperties"]["DeletePolicy"] = json!("true");
+    event
+}
+
+/// A Delete that drains and then deletes the policy itself, against an IoT
+/// that refuses `DeletePolicy` for 6 s after the last detach: it waits that
+/// out, and CloudFormation's own delete of the policy then finds it gone.
+#[test]
+#[ignore = "needs moto in .venv: `make test` runs it"]
+fn delete_waits_until_iot_lets_go_of_the_policy_then_deletes_it() {
+    let moto = Moto::start_slow_to_let_go("6");
+    let policy = moto.s("/policyName");
+    moto.ctl(&[
+        "populate",
+        &json!({"policy": policy, "other": "other-policy", "count": 30, "otherCount": 5}).to_string(),
+    ]);
+    // A version that is not the default: DeletePolicy refuses while it exists.
+    moto.ctl(&["version", &json!({"policy": policy}).to_string()]);
+    let (origin, answers) = response_url();
+    let heard = || answers.recv_timeout(std::time::Duration::from_secs(60)).expect("CloudFormation heard an answer").1;
+
+    // Without the permission to delete: drained, then FAILED naming what to grant.
+    let (key, secret) = (moto.s("/drainOnlyKey/id"), moto.s("/drainOnlyKey/secret"));
+    invoke(&moto, &deleting(&origin, &policy), &key, &secret, &origin, &[]);
+    let answer = heard();
+    assert_eq!(answer["Status"], "FAILED", "{answer}");
+    let reason = answer["Reason"].as_str().unwrap();
+    assert!(reason.starts_with(&format!("detached {policy} from 30 targets, but deleting it failed (access-denied")));
+    assert!(reason.contains("needs iot:ListPolicyVersions, iot:DeletePolicyVersion and iot:DeletePolicy"), "{reason}");
+    assert!(moto.ctl(&["policies"]).as_array().unwrap().contains(&json!(policy)));
+
+    // With it: the refusals are waited out (the drain's detaches were just
+    // now), the version goes first, then the policy.
+    let (key, secret) = (moto.s("/drainKey/id"), moto.s("/drainKey/secret"));
+    let started = std::time::Instant::now();
+    invoke(&moto, &deleting(&origin, &policy), &key, &secret, &origin, &[]);
+    let answer = heard();
+    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    let reason = answer["Reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with(&format!("detached {policy} from 0 targets, and deleted it after IoT refused ")),
+        "{reason}"
+    );
+    assert_eq!(answer["Data"]["PolicyDeleted"], true);
+    assert!(started.elapsed() >= std::time::Duration::from_secs(2), "the refusals were waited out");
+    let policies = moto.ctl(&["policies"]);
+    assert!(!policies.as_array().unwrap().contains(&json!(policy)), "{policies}");
+    assert!(policies.as_array().unwrap().contains(&json!("other-policy")), "the other policy stays: {policies}");
+
+    // CloudFormation's retry of the same Delete: the policy is gone, SUCCESS.
+    invoke(&moto, &deleting(&origin, &policy), &key, &secret, &origin, &[]);
+    let answer = heard();
+    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    assert_eq!(answer["Reason"], format!("{policy} does not exist"));
+}
+
+/// An IoT that never lets go: the deletion stops in time, FAILED, with a
+/// reason that says what happened and what to do; nothing else is lost.
+#[test]
+#[ignore = "needs moto in .venv: `make test` runs it"]
+fn delete_against_an_iot_that_never_lets_go_stops_in_time_saying_what_to_do() {
+    let moto = Moto::start_slow_to_let_go("never");
+    let policy = moto.s("/policyName");
+    moto.ctl(&[
+        "populate",
+        &json!({"policy": policy, "other": "other-policy", "count": 10, "otherCount": 0}).to_string(),
+    ]);
+    let (origin, answers) = response_url();
+    let (key, secret) = (moto.s("/drainKey/id"), moto.s("/drainKey/secret"));
+    // 20 s: no try starts later than 10 s before the end.
+    let started = std::time::Instant::now();
+    invoke(&moto, &deleting(&origin, &policy), &key, &secret, &origin, &["--timeout-ms", "20000"]);
+    let (_, answer) = answers.recv_timeout(std::time::Duration::from_secs(30)).expect("CloudFormation heard an answer");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "answered within the invocation");
+    assert_eq!(answer["Status"], "FAILED", "{answer}");
+    let reason = answer["Reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with(&format!("detached {policy} from 10 targets, but IoT still refused to delete it after "))
+    );
+    assert!(reason.contains("(DeleteConflictException: "), "{reason}");
+    assert!(reason.ends_with("Wait a few minutes, then delete the stack again"), "{reason}");
+    assert_eq!(answer["Data"]["Detached"], 10);
+    let targets = moto.ctl(&["targets", &json!({"policies": [policy]}).to_string()]);
+    assert_eq!(targets[&policy], json!([]));
+    assert!(moto.ctl(&["policies"]).as_array().unwrap().contains(&json!(policy)));
+}

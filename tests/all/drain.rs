@@ -145,6 +145,9 @@ fn ctrl_c_stops_a_listing_that_never_ends_and_a_page_that_never_comes() {
         assert_eq!(summary["stopped"], "interrupted", "{all}");
         assert_eq!(summary["listedAll"], false, "{summary}");
         assert!(all.contains("the listing did not end (interrupted)"), "{all}");
+        // Issue 20: the summary says the attributes are left, and how apps recover.
+        let attributes = summary["attributes"].as_str().unwrap_or_default();
+        assert!(attributes.starts_with("left as they are") && attributes.contains("ensureIotPolicy({ force: true })"));
         let detached = seen.lock().unwrap().detaches.len();
         assert_eq!(summary["detached"].as_u64().unwrap() as usize, detached, "{summary}");
     }

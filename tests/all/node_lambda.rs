@@ -9,6 +9,7 @@ use std::process::Command;
 use serde_json::{Value, json};
 use support::fun::{self, Runtime};
 use support::moto::{Moto, with_method};
+use support::process::OutputWithin;
 use support::{TempDir, tempdir, unzip};
 
 /// fun's `nodejs` runtime loads the handler with `require()`; Lambda's own
@@ -150,4 +151,64 @@ fn a_bad_configuration_is_refused_naming_the_variable() {
     let text = format!("{responses:?}\n{logs}");
     assert!(text.contains("COGNITO_ATTRIBUTE_NAME"), "{text}");
     assert_ne!(responses[0]["statusCode"], 200, "{text}");
+}
+
+/// The Node package's handler as the stack's drain, with its real SDK
+/// clients against moto: a `Delete` with `DeletePolicy` drains the policy,
+/// waits out an IoT that refuses `DeletePolicy` for 4 s after the last
+/// detach, and deletes it. Not under fun: fun gives every invocation a
+/// deadline in 1970, and the drain keeps 10 s in hand. (The Rust host's is
+/// in custom_resource.rs, through `invoke`.)
+#[test]
+#[ignore = "needs the Node package and moto: `make test` runs it"]
+fn the_node_package_drains_and_deletes_the_policy_once_iot_lets_go() {
+    let dir = node_package("teardown-node");
+    let moto = Moto::start_slow_to_let_go("4");
+    let policy = moto.s("/policyName");
+    let populate = json!({"policy": policy, "other": "other-policy", "count": 20, "otherCount": 0});
+    moto.ctl(&["populate", &populate.to_string()]);
+    moto.ctl(&["version", &json!({"policy": policy}).to_string()]);
+    let (origin, answers) = support::loopback::response_url();
+    let event = json!({
+        "RequestType": "Delete",
+        "ResponseURL": format!("{origin}/cloudformation-response"),
+        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/app/1",
+        "RequestId": "r", "LogicalResourceId": "PolicyTargetsDrain",
+        "PhysicalResourceId": format!("detach-on-delete-{policy}"),
+        "ResourceProperties": {"PolicyName": policy, "DeletePolicy": "true"},
+    });
+    // A minute to run, as a Lambda with that timeout would have.
+    let script = "const { createHandler } = await import(process.env.TEST_HANDLER);\n\
+        const h = await createHandler({ guestDir: process.env.TEST_GUEST_DIR });\n\
+        const end = Date.now() + 60000;\n\
+        const context = { awsRequestId: 'r', getRemainingTimeInMillis: () => end - Date.now() };\n\
+        await h.handler(JSON.parse(process.env.TEST_EVENT), context);\n\
+        await h.close();\n";
+    std::fs::write(dir.join("run.mjs"), script).unwrap();
+    let (key, secret) = (moto.s("/drainKey/id"), moto.s("/drainKey/secret"));
+    let mut command = Command::new(support::node());
+    command
+        .arg(dir.join("run.mjs"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .env("NODE_PATH", support::root().join("node/node_modules"))
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", &moto.url)
+        .env("AWS_ACCESS_KEY_ID", &key)
+        .env("AWS_SECRET_ACCESS_KEY", &secret)
+        .env("IOT_POLICY_NAME", &policy)
+        .env("CFN_RESPONSE_URL_ALLOWED_ORIGIN", &origin)
+        .env("DETACH_RATE", "200")
+        .env("TEST_HANDLER", dir.join("src/handler.mjs"))
+        .env("TEST_GUEST_DIR", dir.join("guest"))
+        .env("TEST_EVENT", event.to_string());
+    let out = command.output_within(support::process::CHILD_LIMIT);
+    let logs = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && !logs.contains(&secret), "{logs}");
+    let (_, answer) = answers.recv_timeout(std::time::Duration::from_secs(5)).unwrap_or_else(|_| panic!("{logs}"));
+    assert_eq!(answer["Status"], "SUCCESS", "{answer}\n{logs}");
+    let reason = answer["Reason"].as_str().unwrap();
+    let expected = format!("detached {policy} from 20 targets, and deleted it after IoT refused ");
+    assert!(reason.starts_with(&expected), "{reason}");
+    assert!(!moto.ctl(&["policies"]).as_array().unwrap().contains(&json!(policy)), "the policy is gone");
 }

@@ -6,6 +6,7 @@ Run by `make test` with the project's virtualenv (cfn-lint, botocore):
 """
 
 import http.server
+import json
 import os
 import re
 import subprocess
@@ -22,18 +23,14 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "deploy" / "template.yaml"
 BINARY = Path(os.environ.get("ATTACH_IOT_POLICY_BIN", ROOT / "target" / "release" / "attach-iot-policy"))
 
+# What the template and the CDK construct must agree on (cdk/test checks the construct).
+SETTINGS = json.loads((ROOT / "deploy" / "stack-settings.json").read_text())
 # Actions whose IAM resource types cannot name what this function acts on, so
 # `Resource: "*"` is the narrowest there is. AttachPolicy's resource types are
 # `cert` and `thinggroup` (Service Authorization Reference); a Cognito identity is neither.
-UNNARROWABLE = {"iot:AttachPolicy", "iot:DetachPolicy"}
-FUNCTION_ACTIONS = {
-    "iot:AttachPolicy",
-    "iot:DetachPolicy",
-    "cognito-idp:AdminUpdateUserAttributes",
-    "cognito-idp:AdminDeleteUserAttributes",
-    "cognito-idp:ListUsers",
-}
-DRAIN_ACTIONS = {"iot:ListTargetsForPolicy", "iot:DetachPolicy"}
+UNNARROWABLE = set(SETTINGS["unnarrowable"])
+FUNCTION_ACTIONS = set(SETTINGS["function"]["actions"])
+DRAIN_ACTIONS = set(SETTINGS["drain"]["actions"])
 
 
 def load_template():
@@ -65,6 +62,11 @@ class TemplateTest(unittest.TestCase):
         statements = [s for policy in function["Policies"] for s in policy["Statement"]]
         actions = {a for s in statements for a in as_list(s["Action"])}
         self.assertEqual(actions, expected)
+        policy_arn = "${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}:policy/${AWS::StackName}-per-identity"
+        for statement in statements:
+            # The drain's own calls reach the stack's policy and nothing else.
+            if set(as_list(statement["Action"])) & set(SETTINGS["drain"]["onThePolicyAlone"]):
+                self.assertEqual(statement["Resource"], {"Fn::Sub": f"arn:{policy_arn}"})
         for statement in statements:
             self.assertEqual(statement["Effect"], "Allow")
             for action in as_list(statement["Action"]):
@@ -98,14 +100,40 @@ class TemplateTest(unittest.TestCase):
         resources = load_template()["Resources"]
         rust, node = resources["AttachIotPolicyFunction"], resources["AttachIotPolicyNodeFunction"]
         self.assertEqual((rust["Condition"], node["Condition"]), ("UseRustRuntime", "UseNodeRuntime"))
-        self.assertEqual(node["Properties"]["Runtime"], "nodejs22.x")
-        self.assertEqual(node["Properties"]["Handler"], "index.handler")
         self.assertEqual(rust["Properties"]["Environment"], node["Properties"]["Environment"])
+        settings = SETTINGS["function"]
+        for runtime, function in [("rust", rust), ("nodejs", node)]:
+            props = function["Properties"]
+            with self.subTest(runtime):
+                self.assertEqual(props["Runtime"], settings["runtime"][runtime])
+                self.assertEqual(props["Handler"], settings["handler"][runtime])
+                self.assertEqual(props["MemorySize"], settings["memorySize"][runtime])
+                self.assertEqual(props["Timeout"], settings["timeout"])
+                self.assertEqual(sorted(props["Environment"]["Variables"]), sorted(settings["environment"]))
+        drain = SETTINGS["drain"]
+        for name in ["PolicyDrainFunction", "PolicyDrainNodeFunction"]:
+            props = resources[name]["Properties"]
+            self.assertEqual(props["Timeout"], drain["timeout"])
+            self.assertEqual(props["Environment"]["Variables"]["DETACH_RATE"], drain["environment"]["DETACH_RATE"])
+        self.assertEqual(resources["PolicyTargetsDrain"]["Properties"]["ServiceTimeout"], drain["serviceTimeout"])
+        api = SETTINGS["api"]
+        cors = resources["RestApi"]["Properties"]["Cors"]
+        self.assertEqual(cors["AllowMethods"], "'" + ",".join(api["cors"]["allowMethods"]) + "'")
+        self.assertEqual(cors["AllowHeaders"], "'" + ",".join(api["cors"]["allowHeaders"]) + "'")
+        self.assertEqual(cors["MaxAge"], f"'{api['cors']['maxAge']}'")
+        self.assertEqual(resources["RestApi"]["Properties"]["StageName"], api["restStage"])
+        http_cors = resources["HttpApi"]["Properties"]["CorsConfiguration"]
+        self.assertEqual(http_cors["AllowMethods"], api["cors"]["allowMethods"])
+        self.assertEqual(http_cors["AllowHeaders"], [h.lower() for h in api["cors"]["allowHeaders"]])
+        self.assertEqual(http_cors["MaxAge"], api["cors"]["maxAge"])
 
     def test_the_stack_drains_its_policy_before_deleting_it(self):
         resources = load_template()["Resources"]
         drain = resources["PolicyTargetsDrain"]
-        self.assertEqual(drain["Type"], "Custom::DetachPolicyTargets")
+        self.assertEqual(drain["Type"], SETTINGS["drain"]["resourceType"])
+        # Once drained, the drain deletes the policy itself (waiting out IoT's
+        # refusals), so CloudFormation's one DeletePolicy finds it gone.
+        self.assertEqual(drain["Properties"]["DeletePolicy"], "true")
         props = drain["Properties"]
         self.assertEqual(
             props["ServiceToken"]["Fn::If"][1:],

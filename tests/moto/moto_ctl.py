@@ -86,6 +86,8 @@ def setup(url):
         "cognito-idp:AdminUpdateUserAttributes",
         "cognito-idp:AdminDeleteUserAttributes",
     ]
+    # The drain's: list and detach, then delete the policy it drained.
+    drain = ["iot:ListTargetsForPolicy", "iot:DetachPolicy", "iot:ListPolicyVersions", "iot:DeletePolicyVersion", "iot:DeletePolicy"]
     # For the credential chain's assume-role profile: a role with the
     # function's permissions, and a user who may only assume it. moto matches
     # a trust policy's principal exactly (AWS also takes the account's root).
@@ -109,6 +111,8 @@ def setup(url):
         "users": users,
         "functionKey": iam_user(iam, "attach-iot-policy-fn", allowed),
         "attachOnlyKey": iam_user(iam, "attach-only-fn", ["iot:AttachPolicy"]),
+        "drainKey": iam_user(iam, "drain-fn", drain),
+        "drainOnlyKey": iam_user(iam, "drain-only-fn", drain[:2]),
     }
 
 
@@ -142,6 +146,20 @@ def populate(url, query):
         return {"identityIds": ids}
 
 
+def policies(url):
+    """The names of the IoT policies that exist."""
+    with auth_off(url):
+        return [p["policyName"] for p in client(url, "iot").list_policies()["policies"]]
+
+
+def version(url, query):
+    """Adds a version to `policy`, not made its default (as an edit in the console that is not applied)."""
+    with auth_off(url):
+        iot = client(url, "iot")
+        v = iot.create_policy_version(policyName=query["policy"], policyDocument=json.dumps(POLICY_DOC), setAsDefault=False)
+        return {"versionId": v["policyVersionId"]}
+
+
 def targets(url, query):
     """The targets of each policy named in the query's list."""
     with auth_off(url):
@@ -167,6 +185,10 @@ def main():
         print(json.dumps(state(url, json.loads(sys.argv[3]))))
     elif command == "populate":
         print(json.dumps(populate(url, json.loads(sys.argv[3]))))
+    elif command == "policies":
+        print(json.dumps(policies(url)))
+    elif command == "version":
+        print(json.dumps(version(url, json.loads(sys.argv[3]))))
     elif command == "targets":
         print(json.dumps(targets(url, json.loads(sys.argv[3]))))
     elif command == "assume":

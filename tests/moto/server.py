@@ -12,6 +12,11 @@ tests depend on. Arguments are moto_server's.
   identity the same). When ATTACH_IOT_POLICY_IDENTITIES names a file, each
   identity's credentials, pool, provider and sub are written there, keyed by
   access key ID, for a stand-in for API Gateway's IAM authorization to read.
+- DeletePolicy after a detach, as AWS may: when
+  ATTACH_IOT_POLICY_DELETE_CONFLICT_SECONDS is set, IoT refuses to delete a
+  policy with DeleteConflictException for that many seconds after its last
+  detach ("never": for good). AWS documents up to five minutes; moto deletes
+  at once.
 """
 import base64
 import datetime
@@ -19,11 +24,14 @@ import hashlib
 import json
 import os
 import sys
+import time
 
 from moto import server
 from moto.cognitoidentity import responses as cognitoidentity
 from moto.cognitoidp import models as cognitoidp
 from moto.iam import access_control
+from moto.iot import exceptions as iot_exceptions
+from moto.iot import models as iot
 
 _create_aws_request = access_control.IAMRequestBase._create_aws_request
 
@@ -95,6 +103,28 @@ def _credentials_of_its_own(self):
     )
 
 
+_detach_policy = iot.IoTBackend.detach_policy
+_delete_policy = iot.IoTBackend.delete_policy
+_last_detach = {}  # policy name -> when it was last detached from anything
+
+
+def _detach_policy_remembered(self, policy_name, target):
+    _detach_policy(self, policy_name, target)
+    _last_detach[policy_name] = time.monotonic()
+
+
+def _delete_policy_slowly(self, policy_name):
+    window = os.environ.get("ATTACH_IOT_POLICY_DELETE_CONFLICT_SECONDS")
+    last = _last_detach.get(policy_name)
+    if window and last is not None and (window == "never" or time.monotonic() - last < float(window)):
+        raise iot_exceptions.DeleteConflictException(
+            f"The policy cannot be deleted yet: it was detached from a target too recently (name={policy_name})"
+        )
+    _delete_policy(self, policy_name)
+
+
+iot.IoTBackend.detach_policy = _detach_policy_remembered
+iot.IoTBackend.delete_policy = _delete_policy_slowly
 cognitoidentity.CognitoIdentityResponse.get_id = _get_id_honouring_logins
 cognitoidentity.CognitoIdentityResponse.get_credentials_for_identity = _credentials_of_its_own
 

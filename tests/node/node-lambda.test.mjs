@@ -552,3 +552,40 @@ test('a listing that lags does not detach or count a target again, and a refused
   const retried = await drain(refusesOnce, 'p', 10_000, Date.now() + 60_000, () => 60_000);
   assert.deepEqual([retried.detached, retried.remaining, retried.stopped, attached.size], [2, 0, null, 0]);
 });
+
+test("deleting the drained policy waits out IoT's refusals, and stops in time when it never lets go", async () => {
+  const { deletePolicy } = await import(join(root, 'node/src/custom-resource.mjs'));
+  const conflict = { payload: { tag: 'invalid-request', val: 'DeleteConflictException: detached too recently' } };
+  const iot = (refusals) => {
+    const calls = [];
+    return {
+      calls,
+      listPolicyVersions: async (p) => (calls.push(`list ${p}`), [{ id: '1', default: true }, { id: '3', default: false }]),
+      deletePolicyVersion: async (p, v) => void calls.push(`version ${p} ${v}`),
+      deletePolicy: async (p) => {
+        calls.push(`delete ${p}`);
+        if (refusals-- > 0) throw conflict;
+      },
+    };
+  };
+  const far = () => 60_000;
+  const slow = iot(2);
+  assert.deepEqual(await deletePolicy(slow, 'p', 10, Date.now() + 60_000, far), { tries: 3, versions: 1 });
+  assert.deepEqual(slow.calls.slice(0, 3), ['list p', 'version p 3', 'delete p'], 'the other version goes first');
+  assert.equal(slow.calls.length, 9);
+
+  // Pauses of 10, 20, 40, 80 and 160 ms fit in 500 ms; a sixth of 320 does not.
+  const until = Date.now() + 500;
+  const never = await deletePolicy(iot(Infinity), 'p', 10, until, far).catch((e) => e);
+  assert.equal(never.stillRefused?.tries, 6, JSON.stringify(never));
+  assert.match(never.stillRefused.last, /^DeleteConflictException/);
+  assert.ok(Date.now() < until);
+
+  const gone = { listPolicyVersions: async () => Promise.reject({ payload: { tag: 'not-found', val: 'ResourceNotFoundException' } }) };
+  assert.deepEqual(await deletePolicy(gone, 'p', 10, Date.now() + 60_000, far), { alreadyGone: true });
+  const denied = { listPolicyVersions: async () => Promise.reject({ payload: { tag: 'access-denied', val: 'AccessDeniedException' } }) };
+  const started = Date.now();
+  const failed = await deletePolicy(denied, 'p', 60_000, Date.now() + 600_000, far).catch((e) => e);
+  assert.equal(failed.failed?.payload.tag, 'access-denied');
+  assert.ok(Date.now() - started < 60_000, 'not waited on');
+});

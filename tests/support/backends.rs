@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use attach_iot_policy::aws::simulated::{AccountState, SimulatedAccount};
-use attach_iot_policy::aws::{Answer, Aws, AwsCall, AwsError, CallContext, TargetsPage};
+use attach_iot_policy::aws::{Answer, Aws, AwsCall, AwsError, CallContext, PolicyVersion, TargetsPage};
 use attach_iot_policy::config::Config;
 
 pub const EXAMPLE_EVENT: &str = include_str!("../../examples/event-rest.json");
@@ -49,6 +49,9 @@ impl Aws for Instant {
         match call {
             AwsCall::ListUsers { .. } => Ok(Answer::Users(vec!["mat@example.com".into()])),
             AwsCall::ListTargetsForPolicy { .. } => Ok(Answer::Targets(TargetsPage::default())),
+            AwsCall::ListPolicyVersions { .. } => {
+                Ok(Answer::Versions(vec![PolicyVersion { id: "1".into(), default: true }]))
+            }
             // As Cognito: a sub is not this user's username.
             AwsCall::UpdateAttributes { username, .. } | AwsCall::DeleteAttributes { username, .. }
                 if username.contains('-') =>

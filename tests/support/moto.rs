@@ -28,20 +28,26 @@ pub struct Moto {
 
 impl Moto {
     pub fn start() -> Moto {
-        Self::start_with(None)
+        Self::start_with(None, &[])
     }
 
     /// moto over HTTPS, with a certificate from a CA made for the test.
     pub fn start_tls() -> Moto {
-        Self::start_with(Some(TestCa::new("moto-ca")))
+        Self::start_with(Some(TestCa::new("moto-ca")), &[])
     }
 
-    fn start_with(ca: Option<TestCa>) -> Moto {
+    /// moto that refuses `DeletePolicy` for `seconds` after a policy's last
+    /// detach (`"never"`: for good), as AWS may for up to five minutes.
+    pub fn start_slow_to_let_go(seconds: &str) -> Moto {
+        Self::start_with(None, &[("ATTACH_IOT_POLICY_DELETE_CONFLICT_SECONDS", seconds)])
+    }
+
+    fn start_with(ca: Option<TestCa>, env: &[(&str, &str)]) -> Moto {
         // moto_server, with the patches that make it answer as AWS (see the
         // file), on a port the system picks as it binds: a port picked here
         // first could be taken by a parallel test before moto binds it.
         let mut command = Command::new(venv_bin("python"));
-        command.arg(root().join("tests/moto/server.py")).args(["-H", "127.0.0.1", "-p", "0"]);
+        command.arg(root().join("tests/moto/server.py")).args(["-H", "127.0.0.1", "-p", "0"]).envs(env.iter().copied());
         if let Some(ca) = &ca {
             let dir = ca.pem_file.with_extension("server");
             std::fs::create_dir_all(&dir).unwrap();

@@ -18,7 +18,7 @@ use super::endpoints::{Endpoints, Service};
 use super::errors::{classify, is_retryable};
 use super::redact::secrets;
 use super::retry::{RetryPolicy, RetryQuota};
-use super::{Answer, Aws, AwsCall, AwsError, CallContext, TargetsPage};
+use super::{Answer, Aws, AwsCall, AwsError, CallContext, PolicyVersion, TargetsPage};
 use crate::config::{ConfigError, Lookup};
 use crate::settings::Settings;
 use rustls::pki_types::CertificateDer;
@@ -286,6 +286,24 @@ impl AwsClient {
         }
     }
 
+    /// `/policies/{name}`, its `/version` list, or one `/version/{id}`.
+    fn iot_policy(
+        &self,
+        name: &'static str,
+        method: &'static str,
+        policy_name: &str,
+        version: Option<&str>,
+    ) -> Operation<'_> {
+        let mut path = format!("/policies/{}", utf8_percent_encode(policy_name, PATH_SEGMENT));
+        if name != "DeletePolicy" {
+            path.push_str("/version");
+        }
+        if let Some(version) = version {
+            path.push_str(&format!("/{}", utf8_percent_encode(version, PATH_SEGMENT)));
+        }
+        Operation { name, service: Service::Iot, region: &self.region, method, path, headers: vec![], body: Vec::new() }
+    }
+
     fn cognito<'a>(&self, user_pool_id: &'a str, action: &'static str, body: Value) -> Result<Operation<'a>, AwsError> {
         // A user pool lives in the region its ID names, whatever the function's region.
         let region = attach_iot_policy_ids::region_of_user_pool_id(user_pool_id)
@@ -517,6 +535,32 @@ impl Aws for AwsClient {
                 page.map(Answer::Targets).ok_or_else(|| {
                     AwsError::Other("ListTargetsForPolicy answered with a body that has no targets list".into())
                 })
+            }
+            AwsCall::ListPolicyVersions { policy_name } => {
+                let op = self.iot_policy("ListPolicyVersions", "GET", &policy_name, None);
+                let body = self.send(cx, op).await?;
+                let versions = serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
+                    v.get("policyVersions")?
+                        .as_array()?
+                        .iter()
+                        .map(|version| {
+                            let id = version.get("versionId")?.as_str()?.to_owned();
+                            let default = version.get("isDefaultVersion").and_then(Value::as_bool).unwrap_or(false);
+                            Some(PolicyVersion { id, default })
+                        })
+                        .collect::<Option<_>>()
+                });
+                versions.map(Answer::Versions).ok_or_else(|| {
+                    AwsError::Other("ListPolicyVersions answered with a body that has no policyVersions list".into())
+                })
+            }
+            AwsCall::DeletePolicyVersion { policy_name, version_id } => {
+                let op = self.iot_policy("DeletePolicyVersion", "DELETE", &policy_name, Some(&version_id));
+                self.send(cx, op).await.map(|_| Answer::Done)
+            }
+            AwsCall::DeletePolicy { policy_name } => {
+                let op = self.iot_policy("DeletePolicy", "DELETE", &policy_name, None);
+                self.send(cx, op).await.map(|_| Answer::Done)
             }
         }
     }

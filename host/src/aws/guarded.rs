@@ -28,7 +28,10 @@ impl Guarded {
         match call {
             AwsCall::AttachPolicy { policy_name, .. }
             | AwsCall::DetachPolicy { policy_name, .. }
-            | AwsCall::ListTargetsForPolicy { policy_name, .. } => policy(policy_name).then_some("a policy name"),
+            | AwsCall::ListTargetsForPolicy { policy_name, .. }
+            | AwsCall::ListPolicyVersions { policy_name }
+            | AwsCall::DeletePolicyVersion { policy_name, .. }
+            | AwsCall::DeletePolicy { policy_name } => policy(policy_name).then_some("a policy name"),
             AwsCall::UpdateAttributes { attributes, .. } => {
                 attributes.iter().any(|a| attribute(&a.name)).then_some("an attribute name")
             }

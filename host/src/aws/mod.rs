@@ -47,7 +47,8 @@ impl CallContext {
 }
 
 /// One AWS operation and its arguments. The first five are the WIT's `aws`
-/// imports; `ListTargetsForPolicy` is the host's own, for draining a policy.
+/// imports; the rest are the host's own, for draining a policy and then
+/// deleting it when the stack comes down.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AwsCall {
     /// IoT `AttachPolicy`.
@@ -96,16 +97,37 @@ pub enum AwsCall {
         /// The page to list; `None` for the first.
         marker: Option<String>,
     },
+    /// IoT `ListPolicyVersions`.
+    ListPolicyVersions {
+        /// The IoT policy.
+        policy_name: String,
+    },
+    /// IoT `DeletePolicyVersion`: a version that is not the default.
+    DeletePolicyVersion {
+        /// The IoT policy.
+        policy_name: String,
+        /// The version's ID.
+        version_id: String,
+    },
+    /// IoT `DeletePolicy`: refused while the policy is attached, has other
+    /// versions, or was detached too recently.
+    DeletePolicy {
+        /// The IoT policy.
+        policy_name: String,
+    },
 }
 
 /// Every operation's name, as [`AwsCall::op`] gives it.
-pub const OPS: [&str; 6] = [
+pub const OPS: [&str; 9] = [
     "attach-policy",
     "list-users",
     "update-attributes",
     "detach-policy",
     "delete-attributes",
     "list-targets-for-policy",
+    "list-policy-versions",
+    "delete-policy-version",
+    "delete-policy",
 ];
 
 impl AwsCall {
@@ -119,6 +141,9 @@ impl AwsCall {
             AwsCall::DetachPolicy { .. } => 3,
             AwsCall::DeleteAttributes { .. } => 4,
             AwsCall::ListTargetsForPolicy { .. } => 5,
+            AwsCall::ListPolicyVersions { .. } => 6,
+            AwsCall::DeletePolicyVersion { .. } => 7,
+            AwsCall::DeletePolicy { .. } => 8,
         }]
     }
 
@@ -141,6 +166,10 @@ impl AwsCall {
             AwsCall::ListTargetsForPolicy { policy_name, marker } => {
                 std::iter::once(policy_name.clone()).chain(marker.clone()).collect()
             }
+            AwsCall::ListPolicyVersions { policy_name } | AwsCall::DeletePolicy { policy_name } => {
+                vec![policy_name.clone()]
+            }
+            AwsCall::DeletePolicyVersion { policy_name, version_id } => vec![policy_name.clone(), version_id.clone()],
         }
     }
 }
@@ -154,6 +183,8 @@ pub enum Answer {
     Users(Vec<String>),
     /// `ListTargetsForPolicy`: one page.
     Targets(TargetsPage),
+    /// `ListPolicyVersions`: every version.
+    Versions(Vec<PolicyVersion>),
 }
 
 /// A backend, or a layer around one.
@@ -200,6 +231,27 @@ impl dyn Aws + '_ {
             other => Err(wrong_answer(&other)),
         }
     }
+
+    /// `ListPolicyVersions`.
+    pub async fn list_policy_versions(
+        &self,
+        cx: &CallContext,
+        policy_name: &str,
+    ) -> Result<Vec<PolicyVersion>, AwsError> {
+        match self.call(cx, AwsCall::ListPolicyVersions { policy_name: policy_name.into() }).await? {
+            Answer::Versions(versions) => Ok(versions),
+            other => Err(wrong_answer(&other)),
+        }
+    }
+}
+
+/// One version of an IoT policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyVersion {
+    /// Its ID, such as `1`.
+    pub id: String,
+    /// Whether it is the default: the one version `DeletePolicy` deletes itself.
+    pub default: bool,
 }
 
 /// A backend that answered with the wrong kind: a host bug, said as such.
@@ -229,11 +281,15 @@ mod tests {
             AwsCall::DetachPolicy { policy_name: "p".into(), target: "t".into() },
             AwsCall::DeleteAttributes { user_pool_id: "u".into(), username: "n".into(), names: vec!["a".into()] },
             AwsCall::ListTargetsForPolicy { policy_name: "p".into(), marker: Some("m".into()) },
+            AwsCall::ListPolicyVersions { policy_name: "p".into() },
+            AwsCall::DeletePolicyVersion { policy_name: "p".into(), version_id: "2".into() },
+            AwsCall::DeletePolicy { policy_name: "p".into() },
         ];
         let ops: Vec<&str> = calls.iter().map(AwsCall::op).collect();
         assert_eq!(ops, OPS);
         assert_eq!(calls[4].args(), ["u", "n", "a"]);
         assert_eq!(calls[5].args(), ["p", "m"]);
+        assert_eq!(calls[7].args(), ["p", "2"]);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::{Answer, Attribute, Aws, AwsCall, AwsError, CallContext, OPS, TargetsPage};
+use super::{Answer, Attribute, Aws, AwsCall, AwsError, CallContext, OPS, PolicyVersion, TargetsPage};
 
 /// The account's contents, as JSON (see `examples/account.json`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -165,6 +165,19 @@ impl Aws for SimulatedAccount {
             AwsCall::ListTargetsForPolicy { policy_name, marker } => {
                 list_targets_for_policy(state, policy_name, marker.as_deref()).map(Answer::Targets)
             }
+            // Each simulated policy has one version, its default.
+            AwsCall::ListPolicyVersions { policy_name } => policy_exists(state, policy_name)
+                .map(|()| Answer::Versions(vec![PolicyVersion { id: "1".into(), default: true }])),
+            AwsCall::DeletePolicyVersion { policy_name, version_id } => {
+                policy_exists(state, policy_name)?;
+                Err(match version_id.as_str() {
+                    "1" => AwsError::InvalidRequest(
+                        "InvalidRequestException: Cannot delete the default version of a policy".into(),
+                    ),
+                    _ => AwsError::NotFound("ResourceNotFoundException: Policy version not found".into()),
+                })
+            }
+            AwsCall::DeletePolicy { policy_name } => delete_policy(state, policy_name),
         })
     }
 }
@@ -226,6 +239,18 @@ fn detach_policy(state: &mut AccountState, policy_name: &str, target: &str) -> R
             state.attachments.remove(policy_name);
         }
     }
+    Ok(Answer::Done)
+}
+
+/// As AWS: refused while anything is attached.
+fn delete_policy(state: &mut AccountState, policy_name: &str) -> Result<Answer, AwsError> {
+    policy_exists(state, policy_name)?;
+    if state.attachments.get(policy_name).is_some_and(|t| !t.is_empty()) {
+        return Err(AwsError::InvalidRequest(format!(
+            "DeleteConflictException: The policy cannot be deleted as the policy is attached to one or more principals (name={policy_name})"
+        )));
+    }
+    state.policies.retain(|p| p != policy_name);
     Ok(Answer::Done)
 }
 
