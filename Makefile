@@ -1,5 +1,5 @@
 # Thin wrappers; each target is a word the README uses.
-.PHONY: chromium client build guest run test test-fast test-integration lint fmt clean venv package package-x86_64 package-arm64 node bench build-AttachIotPolicyFunction build-PolicyDrainFunction build-AttachIotPolicyNodeFunction build-PolicyDrainNodeFunction package-node
+.PHONY: cdk chromium client build guest run test test-fast test-integration lint fmt clean venv package package-x86_64 package-arm64 node bench build-AttachIotPolicyFunction build-PolicyDrainFunction build-AttachIotPolicyNodeFunction build-PolicyDrainNodeFunction package-node
 
 GUEST_WASM := target/wasm32-wasip2/guest/attach_iot_policy_guest.wasm
 BIN        := target/release/attach-iot-policy
@@ -56,6 +56,17 @@ client/dist/index.js: client/node_modules/.installed client/tsconfig.json $(wild
 	cd client && npx tsc -p tsconfig.json
 
 client: client/dist/index.js
+
+# The AWS CDK construct (cdk/): installed (with aws-cdk-lib, the cdk CLI,
+# cdk-nag and Amplify's backend for the tests), then built to cdk/dist.
+cdk/node_modules/.installed: cdk/package-lock.json
+	cd cdk && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+cdk/dist/index.js: cdk/node_modules/.installed cdk/tsconfig.json $(wildcard cdk/src/*.ts)
+	cd cdk && npx tsc -p tsconfig.json
+
+cdk: cdk/dist/index.js
 
 # The real browser: Debian's headless Chromium (a browser download fails on
 # these machines), driven by playwright-core with its executablePath.
@@ -178,10 +189,11 @@ test-fast: build
 
 # The tests that need moto, fun, jco, cfn-lint and the x86_64 package; a plain
 # `cargo test` lists the Rust ones as ignored.
-test-integration: venv node package-x86_64 package-node node/node_modules/.installed target/jco/attacher.js client chromium tests/browser/node_modules/.installed
+test-integration: venv node package-x86_64 package-node node/node_modules/.installed target/jco/attacher.js client cdk chromium tests/browser/node_modules/.installed
 	$(RELEASE_ENV) cargo test --release --workspace -- --ignored
 	cd tests/node && node --test --test-timeout=120000
 	cd client && npm test
+	cd cdk && npm test
 	cd tests/browser && node --test --test-timeout=120000
 	$(VENV)/bin/python -m unittest discover -s tests/deploy -v
 	$(VENV)/bin/python -m unittest discover -s tests/moto -v
@@ -196,4 +208,4 @@ fmt:
 
 clean:
 	cargo clean
-	rm -rf dist client/dist .wasm-target .musl-tools .zig-tools
+	rm -rf dist client/dist cdk/dist .wasm-target .musl-tools .zig-tools
