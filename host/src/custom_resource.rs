@@ -275,6 +275,7 @@ async fn decide(
             data["PolicyDeleted"] = json!(true);
             let how = match deleted {
                 Deleted::Now { tries: 1, .. } => "deleted it".to_owned(),
+                Deleted::Now { tries: 2, .. } => "deleted it after IoT refused once".to_owned(),
                 Deleted::Now { tries, .. } => format!("deleted it after IoT refused {} times", tries - 1),
                 Deleted::AlreadyGone => "it was already deleted".to_owned(),
             };

@@ -245,7 +245,8 @@ async function decide(event, { aws, config, settings, remainingMs }) {
   if (event.ResourceProperties?.DeletePolicy !== 'true') return ['SUCCESS', detached, data];
   try {
     const deleted = await deletePolicy(aws, policy, FIRST_PAUSE_MS, until, callsLeft);
-    const how = deleted.alreadyGone ? 'it was already deleted' : deleted.tries === 1 ? 'deleted it' : `deleted it after IoT refused ${deleted.tries - 1} times`;
+    const refused = deleted.tries === 2 ? 'once' : `${deleted.tries - 1} times`;
+    const how = deleted.alreadyGone ? 'it was already deleted' : deleted.tries === 1 ? 'deleted it' : `deleted it after IoT refused ${refused}`;
     return ['SUCCESS', `${detached}, and ${how}`, { ...data, PolicyDeleted: true }];
   } catch (e) {
     if (e.stillRefused) {
