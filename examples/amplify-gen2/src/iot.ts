@@ -2,14 +2,15 @@
 // attached (one call the first time, none after), then connect with the
 // client ID the policy accepts.
 import { Amplify } from 'aws-amplify';
-import { ensureIotPolicy } from 'attach-iot-policy-client/amplify';
+import { ensureIotPolicy, type Mode } from 'attach-iot-policy-client/amplify';
 import outputs from '../amplify_outputs.json';
 
 Amplify.configure(outputs);
 
 export async function iotClientId(tab: string): Promise<string> {
   const { invokeUrl, mode } = outputs.custom.attachIotPolicy;
-  const { clientId } = await ensureIotPolicy({ url: invokeUrl, mode: mode as 'identity-id' });
+  // JSON gives the mode as a string: backend.ts wrote 'identity-id'.
+  const { clientId } = await ensureIotPolicy({ url: invokeUrl, mode: mode as Mode });
   // `<identity ID>-<tab>`: each tab connects side by side.
   return clientId(tab);
 }
