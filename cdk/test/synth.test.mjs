@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,11 +61,17 @@ test('cdk synth of the example app: both runtimes, and cfn-lint passes on what i
 });
 
 test('the Amplify Gen 2 example synthesizes offline, with the context Amplify passes, and cfn-lint passes', async (t) => {
-  // Inside cdk/, so that the backend's imports resolve to this package and its node_modules.
+  // Inside cdk/, so that the backend's other imports resolve to this package's node_modules.
   mkdirSync(join(here, '.synth'), { recursive: true });
   const project = mkdtempSync(join(here, '.synth', 'amplify-'));
   t.after(() => rmSync(project, { recursive: true, force: true }));
   cpSync(join(root, 'examples/amplify-gen2/amplify'), join(project, 'amplify'), { recursive: true });
+  // As the example's `file:` dependency installs it: a link to this package.
+  mkdirSync(join(project, 'node_modules'));
+  symlinkSync(here, join(project, 'node_modules/attach-iot-policy-cdk'), 'dir');
+  // Amplify's deployer type-checks the backend with its tsconfig before it synthesizes.
+  const tsc = await run(join(here, 'node_modules/.bin/tsc'), ['--noEmit', '-p', join(project, 'amplify/tsconfig.json')]).catch((e) => e);
+  assert.equal(tsc.code ?? 0, 0, `${tsc.stdout}${tsc.stderr}`);
   const out = join(project, '.amplify/artifacts/cdk.out');
   mkdirSync(out, { recursive: true });
   await run(process.execPath, [join(here, 'test/amplify-synth.mjs'), join(project, 'amplify/backend.ts'), out, 'attach-iot-policy-example', 'sandbox-user'], {
