@@ -136,8 +136,15 @@ function token(count, delay, cost) {
 
 /** The SDK clients, built once per process; Cognito's per user pool region. */
 export function sdkAws(settings, env, log) {
-  const iotSdk = require('@aws-sdk/client-iot');
-  const { IoTClient, AttachPolicyCommand, DetachPolicyCommand, ListTargetsForPolicyCommand } = iotSdk;
+  const {
+    IoTClient,
+    AttachPolicyCommand,
+    DetachPolicyCommand,
+    ListTargetsForPolicyCommand,
+    ListPolicyVersionsCommand,
+    DeletePolicyVersionCommand,
+    DeletePolicyCommand,
+  } = require('@aws-sdk/client-iot');
   const cognito = require('@aws-sdk/client-cognito-identity-provider');
   const retryStrategy = new RetryStrategy(settings.maxAttempts);
   const common = { maxAttempts: settings.maxAttempts, retryStrategy, requestHandler: requestHandler(env) };
@@ -196,13 +203,13 @@ export function sdkAws(settings, env, log) {
     },
     // Not WIT imports either: the custom resource deletes the drained policy.
     listPolicyVersions: async (policyName, remainingMs) => {
-      const out = await send(iot, new iotSdk.ListPolicyVersionsCommand({ policyName }), OPERATIONS.listPolicyVersions.action, remainingMs);
+      const out = await send(iot, new ListPolicyVersionsCommand({ policyName }), OPERATIONS.listPolicyVersions.action, remainingMs);
       return (out.policyVersions ?? []).map((v) => ({ id: v.versionId, default: v.isDefaultVersion === true }));
     },
     deletePolicyVersion: (policyName, policyVersionId, remainingMs) =>
-      send(iot, new iotSdk.DeletePolicyVersionCommand({ policyName, policyVersionId }), OPERATIONS.deletePolicyVersion.action, remainingMs).then(() => undefined),
+      send(iot, new DeletePolicyVersionCommand({ policyName, policyVersionId }), OPERATIONS.deletePolicyVersion.action, remainingMs).then(() => undefined),
     deletePolicy: (policyName, remainingMs) =>
-      send(iot, new iotSdk.DeletePolicyCommand({ policyName }), OPERATIONS.deletePolicy.action, remainingMs).then(() => undefined),
+      send(iot, new DeletePolicyCommand({ policyName }), OPERATIONS.deletePolicy.action, remainingMs).then(() => undefined),
     deleteAttributes: (userPoolId, username, names, remainingMs) =>
       send(
         cognitoIn(userPoolId),

@@ -286,21 +286,9 @@ impl AwsClient {
         }
     }
 
-    /// `/policies/{name}`, its `/version` list, or one `/version/{id}`.
-    fn iot_policy(
-        &self,
-        name: &'static str,
-        method: &'static str,
-        policy_name: &str,
-        version: Option<&str>,
-    ) -> Operation<'_> {
-        let mut path = format!("/policies/{}", utf8_percent_encode(policy_name, PATH_SEGMENT));
-        if name != "DeletePolicy" {
-            path.push_str("/version");
-        }
-        if let Some(version) = version {
-            path.push_str(&format!("/{}", utf8_percent_encode(version, PATH_SEGMENT)));
-        }
+    /// A call on one IoT policy, at `/policies/{name}` and then `tail`, with no body.
+    fn iot_policy(&self, name: &'static str, method: &'static str, policy_name: &str, tail: &str) -> Operation<'_> {
+        let path = format!("/policies/{}{tail}", utf8_percent_encode(policy_name, PATH_SEGMENT));
         Operation { name, service: Service::Iot, region: &self.region, method, path, headers: vec![], body: Vec::new() }
     }
 
@@ -537,7 +525,7 @@ impl Aws for AwsClient {
                 })
             }
             AwsCall::ListPolicyVersions { policy_name } => {
-                let op = self.iot_policy("ListPolicyVersions", "GET", &policy_name, None);
+                let op = self.iot_policy("ListPolicyVersions", "GET", &policy_name, "/version");
                 let body = self.send(cx, op).await?;
                 let versions = serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
                     v.get("policyVersions")?
@@ -555,11 +543,12 @@ impl Aws for AwsClient {
                 })
             }
             AwsCall::DeletePolicyVersion { policy_name, version_id } => {
-                let op = self.iot_policy("DeletePolicyVersion", "DELETE", &policy_name, Some(&version_id));
+                let tail = format!("/version/{}", utf8_percent_encode(&version_id, PATH_SEGMENT));
+                let op = self.iot_policy("DeletePolicyVersion", "DELETE", &policy_name, &tail);
                 self.send(cx, op).await.map(|_| Answer::Done)
             }
             AwsCall::DeletePolicy { policy_name } => {
-                let op = self.iot_policy("DeletePolicy", "DELETE", &policy_name, None);
+                let op = self.iot_policy("DeletePolicy", "DELETE", &policy_name, "");
                 self.send(cx, op).await.map(|_| Answer::Done)
             }
         }
