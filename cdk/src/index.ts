@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { Aws, CustomResource, Duration, Validations } from 'aws-cdk-lib';
+import { Aws, CustomResource, Duration, Token, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -100,11 +100,12 @@ export class AttachIotPolicy extends Construct {
     if (!settings) throw new Error(`runtime must be 'rust' or 'nodejs', not ${JSON.stringify(props.runtime)}`);
     const architecture = props.architecture ?? lambda.Architecture.ARM_64;
     const attributeName = props.attributeName ?? 'custom:iotPolicyIsAttached';
-    if (!ATTRIBUTE.test(attributeName)) throw new Error(`attributeName must be custom:<1 to 20 word characters>, not ${attributeName}`);
+    // A token (another construct's attribute) is known only at deploy: not checked here.
+    if (!Token.isUnresolved(attributeName) && !ATTRIBUTE.test(attributeName)) throw new Error(`attributeName must be custom:<1 to 20 word characters>, not ${attributeName}`);
     const attributeValue = props.attributeValue ?? 'true';
     if (attributeValue !== 'true' && attributeValue !== 'identity-id') throw new Error(`attributeValue must be 'true' or 'identity-id'`);
     const existing = props.policyNames ?? [];
-    const bad = existing.find((name) => !POLICY_NAME.test(name));
+    const bad = existing.find((name) => !Token.isUnresolved(name) && !POLICY_NAME.test(name));
     if (bad !== undefined) throw new Error(`policyNames: ${JSON.stringify(bad)} is not an IoT policy name`);
     const createPolicy = props.createDefaultPolicy ?? true;
     if (!createPolicy && existing.length === 0) throw new Error('no policy to attach: set createDefaultPolicy, or give policyNames');

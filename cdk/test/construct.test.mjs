@@ -10,6 +10,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as iot from 'aws-cdk-lib/aws-iot';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { AttachIotPolicy } from 'attach-iot-policy-cdk';
@@ -188,6 +189,20 @@ test('existing policies only: no policy is created, and the drain is given nothi
   assert.deepEqual(statementsOf(resources, drain[0]), [], 'the drain may touch no policy');
   assert.equal(only(resources, SETTINGS.drain.resourceType)[1].Properties.PolicyName, '');
   assert.deepEqual(attach.policyNames, ['fleet-a', 'fleet-b']);
+  // Another construct's policy, by its Ref (a token, known only at deploy), is taken as given.
+  const app = new App();
+  const stack = new Stack(app, 'Tokens');
+  const fleet = new iot.CfnPolicy(stack, 'Fleet', { policyDocument: {} });
+  const withToken = new AttachIotPolicy(stack, 'Attach', {
+    userPool: cognito.UserPool.fromUserPoolId(stack, 'Users', POOL_ID),
+    identityPoolId: IDENTITY_POOL_ID,
+    authenticatedRole: iam.Role.fromRoleName(stack, 'Authenticated', 'app-authenticated'),
+    architecture: lambda.Architecture.X86_64,
+    policyNames: [fleet.ref],
+  });
+  const env = Template.fromStack(stack).toJSON().Resources[stack.getLogicalId(withToken.function.node.defaultChild)].Properties.Environment;
+  const ours = { Ref: stack.getLogicalId(withToken.policy) };
+  assert.deepEqual(env.Variables.IOT_POLICY_NAME, { 'Fn::Join': ['', [ours, ',', { Ref: stack.getLogicalId(fleet) }]] });
 });
 
 test('props that cannot work are refused at synth, naming the prop', () => {
