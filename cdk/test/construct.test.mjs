@@ -65,6 +65,9 @@ test('the function has exactly the actions of the list, each on the narrowest re
     assert.equal(fn.Properties.Handler, SETTINGS.function.handler[runtime]);
     assert.equal(fn.Properties.MemorySize, SETTINGS.function.memorySize[runtime]);
     assert.deepEqual(Object.keys(fn.Properties.Environment.Variables).sort(), [...SETTINGS.function.environment].sort());
+    // The attribute's defaults are the template's: its name, and the first of its values.
+    assert.equal(fn.Properties.Environment.Variables.COGNITO_ATTRIBUTE_NAME, SETTINGS.attribute.name);
+    assert.equal(fn.Properties.Environment.Variables.COGNITO_ATTRIBUTE_VALUE, SETTINGS.attribute.values[0]);
     assert.deepEqual(drain[1].Properties.Environment.Variables.DETACH_RATE, SETTINGS.drain.environment.DETACH_RATE);
     assert.equal(drain[1].Properties.Runtime, SETTINGS.function.runtime[runtime]);
 
@@ -208,6 +211,7 @@ test('existing policies only: no policy is created, and the drain is given nothi
 test('props that cannot work are refused at synth, naming the prop', () => {
   assert.throws(() => synth({ attributeName: 'iotPolicyIsAttached' }), /attributeName must be custom:/);
   assert.throws(() => synth({ attributeValue: 'yes' }), /attributeValue must be/);
+  for (const value of SETTINGS.attribute.values) assert.doesNotThrow(() => synth({ attributeValue: value }), value);
   assert.throws(() => synth({ createDefaultPolicy: false }), /no policy to attach/);
   assert.throws(() => synth({ policyNames: ['a policy'] }), /policyNames: "a policy" is not an IoT policy name/);
   assert.throws(() => synth({ runtime: 'python' }), /runtime must be 'rust' or 'nodejs'/);

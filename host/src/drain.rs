@@ -89,7 +89,7 @@ pub struct Summary {
 pub struct AttributesUntouched;
 
 /// The sentence [`AttributesUntouched`] serializes as.
-pub const ATTRIBUTES_UNTOUCHED: &str = "left as they are: a user's attribute may still say the policy is attached. \
+const ATTRIBUTES_UNTOUCHED: &str = "left as they are: a user's attribute may still say the policy is attached. \
 An app recovers when AWS IoT refuses its connection: it calls ensureIotPolicy({ force: true }) once, then connects again";
 
 impl Serialize for AttributesUntouched {

@@ -116,6 +116,10 @@ class TemplateTest(unittest.TestCase):
             self.assertEqual(props["Timeout"], drain["timeout"])
             self.assertEqual(props["Environment"]["Variables"]["DETACH_RATE"], drain["environment"]["DETACH_RATE"])
         self.assertEqual(resources["PolicyTargetsDrain"]["Properties"]["ServiceTimeout"], drain["serviceTimeout"])
+        parameters = load_template()["Parameters"]
+        self.assertEqual(parameters["AttributeName"]["Default"], SETTINGS["attribute"]["name"])
+        self.assertEqual(parameters["AttributeValue"]["AllowedValues"], SETTINGS["attribute"]["values"])
+        self.assertEqual(parameters["AttributeValue"]["Default"], SETTINGS["attribute"]["values"][0])
         api = SETTINGS["api"]
         cors = resources["RestApi"]["Properties"]["Cors"]
         self.assertEqual(cors["AllowMethods"], "'" + ",".join(api["cors"]["allowMethods"]) + "'")
